@@ -1,0 +1,320 @@
+"""The Backend protocol and the host side of the worker protocol, shared by every backend.
+
+A backend only decides *how* to start the jail (:class:`LaunchSpec`) and how to kill everything in it
+(:meth:`Backend.terminate`). Talking to the worker — the JSON-lines exchange, the wall-clock deadline,
+the reply size cap, telling a dead worker from a slow one — is the same for all and lives here once.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import queue
+import secrets
+import select
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from .errors import WorkerStartError
+from .types import Limits, WorkerInfo
+
+T = TypeVar("T")
+REPLY_OVERHEAD_BYTES = 1 << 20
+JAIL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PYTHONIOENCODING": "utf-8", "MALLOC_ARENA_MAX": "2", "USER": "sandbox"}
+"""The whole environment of a worker: nothing of the host's leaks in. MALLOC_ARENA_MAX keeps glibc from
+reserving 64 MiB of address space per thread, which would eat RLIMIT_AS."""
+
+
+@cache
+def worker_source() -> str:
+    """The worker program's source, passed with ``python3 -c`` so the jail needs no file of ours."""
+    return (Path(__file__).with_name("worker.py")).read_text(encoding="utf-8")
+
+
+def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
+    """Command line that starts the worker under ``python``."""
+    return [python, "-I", "-u", "-c", worker_source(), json.dumps(config)]
+
+
+def worker_config(limits: Limits, workdir: str, *, max_procs: int | None,
+                  parent_pid: int | None = None) -> dict[str, Any]:
+    """The worker's start-up configuration (its rlimits are applied by the worker itself)."""
+    return {"workdir": workdir, "memory_mb": limits.memory_mb, "file_size_mb": limits.file_size_mb,
+            "cpu_s": limits.cpu_s, "cpu_total_s": max(limits.cpu_total_s, limits.cpu_s + 1),
+            "output_bytes": limits.output_bytes, "max_procs": max_procs, "parent_pid": parent_pid}
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How to start one worker: the command line and the host-side identity it runs under."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=lambda: dict(JAIL_ENV))
+    uid: int | None = None
+    """Start the process under this uid (and gid): root drops to a dedicated unprivileged uid."""
+    cwd: str | None = None
+    startup_timeout_s: float = 10.0
+
+
+class Backend(Protocol):
+    """One isolation mechanism, bound to one sandbox (it may hold a uid or a container name)."""
+
+    name: ClassVar[str]
+
+    def launch_spec(self) -> LaunchSpec:
+        """The command for a fresh worker; called for the first start and every respawn."""
+        ...
+
+    def terminate(self, worker: WorkerProcess) -> None:
+        """Kill the worker and everything it started; return once nothing of it runs."""
+        ...
+
+    def info(self, worker: WorkerProcess) -> WorkerInfo:
+        """Where the worker lives on the host."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (uid lease, spare container, work directory)."""
+        ...
+
+
+class Outcome(enum.Enum):
+    """How one request/reply exchange ended."""
+
+    REPLY = "reply"
+    TIMEOUT = "timeout"
+    DIED = "died"
+    PROTOCOL = "protocol"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The result of :meth:`WorkerProcess.request`: a reply, or why there is none."""
+
+    outcome: Outcome
+    reply: dict[str, Any] | None = None
+    detail: str = ""
+
+
+class _Spawner:
+    """Starts every worker from one long-lived thread.
+
+    bwrap's ``--die-with-parent`` and the worker's PR_SET_PDEATHSIG fire when the *thread* that forked
+    them exits, not the process; a worker started from a short-lived thread (a pool's reset thread, an
+    executor) would be killed with it. Forking from this daemon thread ties workers to the process.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def call(self, job: Callable[[], T]) -> T:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="sandbox-spawner", daemon=True)
+                self._thread.start()
+        answer: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jobs.put((job, answer))
+        kind, value = answer.get()
+        if kind == "error":
+            raise value
+        return value
+
+    def _serve(self) -> None:
+        while True:
+            job, answer = self._jobs.get()
+            try:
+                answer.put(("ok", job()))
+            except BaseException as exc:  # noqa: B036 - handed back to the caller's thread
+                answer.put(("error", exc))
+
+
+SPAWNER = _Spawner()
+
+
+class WorkerProcess:
+    """One running worker: the process the host started, and the JSON-lines pipe to it."""
+
+    def __init__(self, spec: LaunchSpec, max_reply_bytes: int) -> None:
+        self.spec = spec
+        self.max_reply_bytes = max_reply_bytes
+        self._stderr = tempfile.TemporaryFile()
+        self._buffer = bytearray()
+        self.popen: subprocess.Popen[bytes] = SPAWNER.call(self._start)
+        assert self.popen.stdin is not None and self.popen.stdout is not None
+        self._in = self.popen.stdin.fileno()
+        self._out = self.popen.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self.ready: dict[str, Any] = {}
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        spec = self.spec
+        identity: dict[str, Any] = {}
+        if spec.uid is not None and spec.uid != os.geteuid():
+            identity = {"user": spec.uid, "group": spec.uid, "extra_groups": []}
+        return subprocess.Popen(spec.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                env=spec.env, cwd=spec.cwd, start_new_session=True, bufsize=0, **identity)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait for the worker's hello line; raise :class:`WorkerStartError` with the jail's stderr."""
+        deadline = time.monotonic() + self.spec.startup_timeout_s
+        line, outcome = self._read_line(deadline)
+        if outcome is Outcome.REPLY and line is not None:
+            try:
+                hello = json.loads(line)
+            except ValueError:
+                hello = {}
+            if hello.get("ready"):
+                self.ready = hello
+                return hello
+        why = {Outcome.TIMEOUT: f"no hello within {self.spec.startup_timeout_s:g} s",
+               Outcome.DIED: self.exit_description()}.get(outcome, "garbled hello")
+        raise WorkerStartError(f"worker did not start ({why}); stderr: {self.stderr_tail() or '<empty>'}")
+
+    def request(self, message: dict[str, Any], timeout_s: float) -> Exchange:
+        """Send one request and wait for the reply carrying its nonce; lines with other ids are dropped."""
+        deadline = time.monotonic() + timeout_s
+        nonce = secrets.token_hex(8)
+        data = (json.dumps({**message, "id": nonce}) + "\n").encode()
+        outcome = self._write_all(data, deadline)
+        while outcome is Outcome.REPLY:
+            line, outcome = self._read_line(deadline)
+            if line is None:
+                break
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                return Exchange(Outcome.PROTOCOL, detail="worker sent a line that is not JSON")
+            if isinstance(reply, dict) and reply.get("id") == nonce:
+                return Exchange(Outcome.REPLY, reply)
+        detail = self.exit_description() if outcome is Outcome.DIED else ""
+        return Exchange(outcome, detail=detail)
+
+    def _write_all(self, data: bytes, deadline: float) -> Outcome:
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return Outcome.TIMEOUT
+            _, writable, _ = select.select([], [self._in], [], remaining)
+            if not writable:
+                continue
+            try:
+                view = view[os.write(self._in, view):]
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError):
+                return Outcome.DIED
+        return Outcome.REPLY
+
+    def _read_line(self, deadline: float) -> tuple[bytes | None, Outcome]:
+        poller = select.poll()
+        poller.register(self._out, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buffer[:end])
+                del self._buffer[:end + 1]
+                return line, Outcome.REPLY
+            if len(self._buffer) > self.max_reply_bytes:
+                return None, Outcome.PROTOCOL
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, Outcome.TIMEOUT
+            if not poller.poll(remaining * 1000):
+                continue
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return None, Outcome.DIED
+            self._buffer += chunk
+
+    def kill_group(self) -> None:
+        """SIGKILL the process group the worker was started in, then reap the direct child."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.reap()
+
+    def reap(self, timeout_s: float = 10.0) -> None:
+        """Wait for the started process to exit and close the pipes."""
+        try:
+            self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        for pipe in (self.popen.stdin, self.popen.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+
+    def exit_description(self) -> str:
+        """Why the worker ended, e.g. ``"killed by SIGSEGV"``; waits briefly for the exit status."""
+        try:
+            code = self.popen.wait(2.0)
+        except subprocess.TimeoutExpired:
+            return "worker closed its pipe but is still running"
+        if code < 0:
+            return f"killed by {signal_name(-code)}"
+        if code > 128:  # bwrap and the docker CLI report a child's signal as 128 + signo
+            return f"exit status {code} (killed by {signal_name(code - 128)})"
+        return f"exit status {code}"
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        """The end of what the jail printed on stderr (bwrap or docker errors, interpreter crashes)."""
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(size - limit, 0))
+            return self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+
+def signal_name(number: int) -> str:
+    """``11`` -> ``"SIGSEGV"``; unknown numbers stay numeric."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def max_reply_bytes(limits: Limits) -> int:
+    """Largest reply accepted: two capped streams, JSON-escaped (up to 6 bytes per byte), plus slack."""
+    return 12 * limits.output_bytes + REPLY_OVERHEAD_BYTES
+
+
+def start_worker(backend: Backend, limits: Limits) -> WorkerProcess:
+    """Launch a worker and wait for its hello; on failure, kill whatever did start."""
+    worker = WorkerProcess(backend.launch_spec(), max_reply_bytes(limits))
+    try:
+        worker.wait_ready()
+    except BaseException:
+        backend.terminate(worker)
+        raise
+    return worker

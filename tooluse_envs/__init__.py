@@ -1,0 +1,34 @@
+"""Gymnasium environments for training and benchmarking LLM tool use.
+
+Importing the package only registers the environments (string entry points: no domain, sandbox or
+server starts until ``gym.make``)::
+
+    import gymnasium as gym
+    import tooluse_envs
+
+    gym.register_envs(tooluse_envs)
+    env = gym.make("tooluse/SQL-v0", split="test_ood")
+
+Without an import, ``gym.make("tooluse_envs:tooluse/SQL-v0")`` imports the package first.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+__version__ = "0.1.0"
+
+ENV_IDS = {
+    "tooluse/Calculator-v0": "calculator",
+    "tooluse/SQL-v0": "sql",
+}
+
+
+def register_all() -> None:
+    """Register every environment id (idempotent; also the Gymnasium 0.x plugin hook)."""
+    for env_id, domain in ENV_IDS.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point="tooluse_envs.env:ToolUseEnv", kwargs={"domain": domain})
+
+
+register_all()

@@ -1,0 +1,1 @@
+"""One module per domain: its tools, task generator and outcome checker."""

@@ -1,0 +1,287 @@
+"""The one environment class every tool-use domain runs in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+from tooluse_envs.domain import Domain, Session, make_domain
+from tooluse_envs.episode import EpisodeRecord, ToolCallRecord
+from tooluse_envs.errors import ConfigError, ResetNeeded
+from tooluse_envs.parsing import ParsedCall, ParsedTurn, extract_boxed, parse_openai_message, parse_turn
+from tooluse_envs.rewards import RewardFn, RewardResult, get_reward
+from tooluse_envs.spaces import UnicodeText
+from tooluse_envs.tasks import SPLITS, Task
+from tooluse_envs.tools import Tool
+
+SYSTEM_PROMPT = (
+    "You are a helpful assistant that solves tasks by calling tools. To call a tool, write "
+    '<tool_call>{"name": <tool name>, "arguments": <JSON object>}</tool_call>; you may make several calls '
+    "in one turn. Results come back in <tool_response> blocks. When you have the result, reply without a "
+    "tool call and put the final answer in \\boxed{}."
+)
+MAX_OBSERVATION_CHARS = 1 << 20
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [truncated {len(text) - limit} chars]"
+
+
+class ToolUseEnv(gym.Env[str, str]):
+    """A multi-turn tool-use episode: a question, tools, and a verified outcome.
+
+    ## Description
+    The agent reads a question, calls the task's tools (executed for real), reads their responses and
+    finally answers in ``\\boxed{}``. The outcome is verified by the domain's checker.
+
+    ## Action
+    One assistant turn: a string with zero or more ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
+    blocks, or an OpenAI assistant message dict (``content``, ``tool_calls``, optional ``finish_reason``
+    "stop"/"length"). A turn without a tool call is the final answer. Malformed actions never raise:
+    the observation names the problem and the call counts as invalid.
+
+    ## Observation
+    Text: the question after reset, then the ``<tool_response>`` blocks of the last turn.
+    ``info["messages"]`` holds the whole conversation in chat format (tool-call arguments as dicts, as
+    chat templates expect), ``info["tools"]`` the OpenAI function schemas (at reset).
+
+    ## Rewards
+    0 until the episode ends, then ``reward(episode, reference)``: a name from
+    ``tooluse_envs.rewards.REWARDS`` or any callable. ``info["reward_components"]`` shows its parts.
+
+    ## Episode End
+    Terminated by a final answer or a turn cut off without EOS (``finish_reason="length"``); truncated
+    after ``max_turns`` assistant turns. ``info["episode"]`` then summarises the episode.
+
+    ## Arguments
+    domain, split ("train" | "test_id" | "test_ood"), max_turns, reward, sandbox (backend for domains
+    that run code), task_ids (restrict to these tasks), expose_reference (put the teacher trajectory in
+    ``info["reference"]``), max_calls_per_turn, max_tool_output_chars, and domain options.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        domain: str | Domain,
+        split: str = "train",
+        max_turns: int = 8,
+        reward: str | RewardFn = "outcome",
+        sandbox: str = "auto",
+        task_ids: list[str] | None = None,
+        expose_reference: bool = False,
+        max_calls_per_turn: int = 16,
+        max_tool_output_chars: int = 8192,
+        render_mode: str | None = None,
+        **domain_options: Any,
+    ) -> None:
+        if split not in SPLITS:
+            raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if max_turns < 1:
+            raise ConfigError("max_turns must be at least 1")
+        if render_mode not in (None, "ansi"):
+            raise ConfigError(f"unsupported render_mode {render_mode!r}; only 'ansi'")
+        if isinstance(domain, str):
+            if sandbox != "auto":
+                domain_options["sandbox"] = sandbox
+            domain = make_domain(domain, **domain_options)
+        self.domain = domain
+        self.split = split
+        self.max_turns = max_turns
+        self.reward_fn = get_reward(reward)
+        self.expose_reference = expose_reference
+        self.max_calls_per_turn = max_calls_per_turn
+        self.max_tool_output_chars = max_tool_output_chars
+        self.render_mode = render_mode
+        self.tasks = self._select_tasks(domain.load(split), task_ids)
+        self._by_id = {task.id: task for task in self.tasks}
+        self._schemas: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
+        self.action_space = UnicodeText(MAX_OBSERVATION_CHARS)
+        self.task: Task | None = None
+        self._session: Session | None = None
+        self._record: EpisodeRecord | None = None
+        self.messages: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _select_tasks(tasks: list[Task], task_ids: list[str] | None) -> list[Task]:
+        if task_ids is None:
+            return tasks
+        by_id = {task.id: task for task in tasks}
+        unknown = [tid for tid in task_ids if tid not in by_id]
+        if unknown:
+            raise ConfigError(f"unknown task ids for this split: {unknown[:5]}")
+        return [by_id[tid] for tid in task_ids]
+
+    # -- Gymnasium API -------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        self._close_session()
+        task_id = (options or {}).get("task_id")
+        if task_id is not None:
+            if task_id not in self._by_id:
+                raise ConfigError(f"task {task_id!r} is not in this env's tasks")
+            self.task = self._by_id[task_id]
+        else:
+            self.task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self._session = self.domain.open(self.task)
+        self._record = EpisodeRecord(self.task.id)
+        system = SYSTEM_PROMPT + (f"\n{self.domain.instructions}" if self.domain.instructions else "")
+        self.messages = [{"role": "system", "content": system}, {"role": "user", "content": self.task.question}]
+        info: dict[str, Any] = {
+            "task_id": self.task.id,
+            "domain": self.task.domain,
+            "split": self.split,
+            "tools": self._tool_schemas(self.task),
+            "messages": list(self.messages),
+        }
+        if self.expose_reference:
+            info["reference"] = self.task.reference.to_dict()
+        return self.task.question, info
+
+    def step(self, action: str | dict[str, Any]) -> tuple[str, float, bool, bool, dict]:
+        if self._record is None or self._session is None or self.task is None:
+            raise ResetNeeded("call reset() before step(); the episode has ended or never started")
+        record = self._record
+        record.turns += 1
+        turn, finish_reason, problem = self._read_action(action)
+        calls = turn.calls[: self.max_calls_per_turn]
+        dropped = turn.calls[self.max_calls_per_turn :]
+        self.messages.append(self._assistant_message(turn.content, calls, record.turns))
+        observation = ""
+        if problem is not None:
+            record.tool_calls.append(ToolCallRecord(None, None, False, False, problem, record.turns))
+            record.all_calls_parsed = False
+            observation = f"Error: {problem}"
+            terminated = False
+        elif finish_reason == "length":
+            record.ended_with_eos = False
+            observation = "The turn was cut off before it ended (finish_reason=length); the episode is over."
+            terminated = True
+        elif not calls:
+            record.answer = extract_boxed(turn.content)
+            if record.answer is None:
+                observation = "No \\boxed{} answer found in the final turn; the episode is over."
+            terminated = True
+        else:
+            observation = self._run_calls(calls, dropped, record)
+            terminated = False
+        truncated = not terminated and record.turns >= self.max_turns
+        record.truncated = truncated
+        info: dict[str, Any] = {"messages": list(self.messages)}
+        reward = 0.0
+        if terminated or truncated:
+            reward = self._finish(info)
+        return observation, reward, terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        lines = []
+        for message in self.messages:
+            text = message.get("content") or ""
+            for call in message.get("tool_calls", []):
+                text += f"\n-> {call['function']['name']}({call['function']['arguments']})"
+            lines.append(f"[{message['role']}] {text}")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        self._close_session()
+        self.domain.close()
+        super().close()
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _tool_schemas(self, task: Task) -> list[dict[str, Any]]:
+        if task.tools not in self._schemas:
+            self._schemas[task.tools] = [tool.schema for tool in self.domain.task_tools(task).values()]
+        return self._schemas[task.tools]
+
+    @staticmethod
+    def _read_action(action: Any) -> tuple[ParsedTurn, str | None, str | None]:
+        """Parse an action; the third element names why it could not be read at all."""
+        if isinstance(action, str):
+            return parse_turn(action), "stop", None
+        if isinstance(action, dict):
+            finish_reason = action.get("finish_reason", "stop")
+            return parse_openai_message(action), finish_reason, None
+        problem = f"an action must be a string or an assistant message dict, got {type(action).__name__}"
+        return ParsedTurn(""), None, problem
+
+    @staticmethod
+    def _assistant_message(content: str, calls: list[ParsedCall], turn: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        good = [(i, c) for i, c in enumerate(calls) if c.error is None]
+        if good:
+            message["tool_calls"] = [
+                {"id": f"call_{turn}_{i}", "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for i, c in good
+            ]
+        return message
+
+    def _run_calls(self, calls: list[ParsedCall], dropped: list[ParsedCall], record: EpisodeRecord) -> str:
+        responses = []
+        for i, call in enumerate(calls):
+            content = self._run_call(call, record)
+            self.messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": f"call_{record.turns}_{i}",
+                    "name": call.name or "",
+                    "content": content,
+                }
+            )
+            responses.append(f"<tool_response>\n{content}\n</tool_response>")
+        for call in dropped:
+            error = f"too many tool calls in one turn (at most {self.max_calls_per_turn}); this one was not run"
+            record.tool_calls.append(ToolCallRecord(call.name, call.arguments, False, False, error, record.turns))
+        if dropped:
+            responses.append(f"Error: {len(dropped)} calls beyond the limit of {self.max_calls_per_turn} were not run.")
+        return "\n".join(responses)
+
+    def _run_call(self, call: ParsedCall, record: EpisodeRecord) -> str:
+        assert self._session is not None
+        tools: dict[str, Tool] = self._session.tools
+        known = call.name in tools
+        error = call.error
+        if error is None and not known:
+            error = f"unknown tool {_clip(repr(call.name), 100)}; available tools: {', '.join(tools)}"
+        if error is None:
+            tool = tools[call.name]  # type: ignore[index]
+            schema_error = tool.validation_error(call.arguments or {})
+            if schema_error is not None:
+                error = f"invalid arguments for {call.name}: {_clip(schema_error, 300)}"
+        if error is not None:
+            record.tool_calls.append(ToolCallRecord(call.name, call.arguments, known, False, error, record.turns))
+            record.all_calls_parsed &= call.error is None
+            return f"Error: {error}"
+        try:
+            content = self._session.call(tool, call.arguments or {})
+            runtime_error = None
+        except Exception as exc:  # a tool failing is an observation, never a crash of the env
+            runtime_error = f"{type(exc).__name__}: {exc}"
+            content = f"Error: {runtime_error}"
+        record.tool_calls.append(ToolCallRecord(call.name, call.arguments, True, True, runtime_error, record.turns))
+        return _clip(content, self.max_tool_output_chars)
+
+    def _finish(self, info: dict[str, Any]) -> float:
+        assert self._session is not None and self._record is not None and self.task is not None
+        record = self._record
+        record.outcome = self._session.check(record.answer)
+        result: RewardResult = self.reward_fn(record, self.task.reference)
+        info["episode"] = record.summary()
+        info["reward_components"] = dict(result.components)
+        info["record"] = record
+        self._close_session()
+        self._record = None
+        return float(result.value)
+
+    def _close_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None

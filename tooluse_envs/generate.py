@@ -1,0 +1,58 @@
+"""Regenerate the committed task files: ``python -m tooluse_envs.generate [domain ...] [--check]``.
+
+Generation is deterministic (fixed seeds per split), so ``--check`` verifies that the committed files
+are exactly what the generators produce today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tooluse_envs.domain import make_domain
+from tooluse_envs.tasks import SPLITS, tasks_dir, write_tasks
+
+GENERATED_DOMAINS = ("calculator", "sql")
+
+
+def generate(domain_name: str, out_dir: Path) -> dict[str, int]:
+    """Write every split of one domain; returns the task count per split."""
+    domain = make_domain(domain_name)
+    counts = {}
+    for split in SPLITS:
+        tasks = domain.generate(split)
+        write_tasks(tasks, out_dir / domain_name / f"{split}.jsonl")
+        counts[split] = len(tasks)
+    domain.close()
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("domains", nargs="*", default=list(GENERATED_DOMAINS))
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the package's tasks/)")
+    parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
+    args = parser.parse_args(argv)
+    if args.check:
+        import tempfile
+
+        stale = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.domains:
+                generate(name, Path(tmp))
+                for split in SPLITS:
+                    rel = Path(name) / f"{split}.jsonl"
+                    if (Path(tmp) / rel).read_bytes() != (tasks_dir() / rel).read_bytes():
+                        stale.append(str(rel))
+        print(json.dumps({"stale": stale}))
+        return 1 if stale else 0
+    out = args.out or tasks_dir()
+    for name in args.domains:
+        print(name, generate(name, out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

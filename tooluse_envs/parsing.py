@@ -1,0 +1,147 @@
+"""Reading assistant turns: Hermes-style ``<tool_call>{json}</tool_call>`` blocks and ``\\boxed{}`` answers.
+
+The parser is tolerant of layout (whitespace, several calls in a turn, arguments given as a JSON
+string, as OpenAI's API sends them) and strict about content: each block must hold one JSON object with
+a string ``name`` and an object of ``arguments``, nothing else. A block that fails is returned as a call
+with an ``error`` so the env can tell the policy what went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+_BLOCK = re.compile(r"<tool_call>(.*?)(</tool_call>|$)", re.DOTALL)
+_ALLOWED_KEYS = {"name", "arguments"}
+
+
+@dataclass
+class ParsedCall:
+    """One tool call as the policy wrote it. ``error`` is set when it could not be read."""
+
+    name: str | None
+    arguments: dict[str, Any] | None
+    error: str | None = None
+    raw: str = ""
+
+
+@dataclass
+class ParsedTurn:
+    """An assistant turn split into its free text and its tool calls."""
+
+    content: str
+    calls: list[ParsedCall] = field(default_factory=list)
+
+    @property
+    def has_calls(self) -> bool:
+        return bool(self.calls)
+
+
+def _read_call_object(obj: Any, raw: str) -> ParsedCall:
+    if not isinstance(obj, dict):
+        return ParsedCall(None, None, f"a tool call must be a JSON object, got {type(obj).__name__}", raw)
+    extra = set(obj) - _ALLOWED_KEYS
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        return ParsedCall(None, None, 'a tool call needs a non-empty string "name"', raw)
+    if extra:
+        return ParsedCall(name, None, f"unexpected keys {sorted(extra)}; use only name and arguments", raw)
+    arguments = obj.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return ParsedCall(name, None, f"arguments string is not valid JSON ({exc.msg})", raw)
+    if not isinstance(arguments, dict):
+        return ParsedCall(name, None, f'"arguments" must be an object, got {type(arguments).__name__}', raw)
+    return ParsedCall(name, arguments, None, raw)
+
+
+def parse_call_json(raw: str) -> ParsedCall:
+    """Parse the JSON inside one ``<tool_call>`` block."""
+    text = raw.strip()
+    if not text:
+        return ParsedCall(None, None, "empty <tool_call> block", raw)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ParsedCall(None, None, f"tool call is not valid JSON ({exc.msg} at char {exc.pos})", raw)
+    except RecursionError:
+        return ParsedCall(None, None, "tool call JSON is nested too deeply", raw)
+    return _read_call_object(obj, raw)
+
+
+def parse_turn(text: str) -> ParsedTurn:
+    """Split an assistant turn into free text and tool calls (an unclosed block is an error)."""
+    if TOOL_CALL_OPEN not in text:
+        return ParsedTurn(text.strip())
+    calls = []
+    for match in _BLOCK.finditer(text):
+        if not match.group(2):
+            calls.append(ParsedCall(None, None, "unclosed <tool_call> block (missing </tool_call>)", match.group(1)))
+        else:
+            calls.append(parse_call_json(match.group(1)))
+    content = _BLOCK.sub("", text).strip()
+    return ParsedTurn(content, calls)
+
+
+def parse_openai_message(message: dict[str, Any]) -> ParsedTurn:
+    """Read an OpenAI assistant message dict; falls back to parsing ``content`` when it has no tool_calls."""
+    content = message.get("content") or ""
+    if not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    tool_calls = message.get("tool_calls") or []
+    if not tool_calls:
+        return parse_turn(content)
+    calls = []
+    for item in tool_calls if isinstance(tool_calls, list) else [tool_calls]:
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict):
+            calls.append(ParsedCall(None, None, 'each tool_calls item needs a "function" object', repr(item)[:200]))
+            continue
+        calls.append(_read_call_object(function, json.dumps(function, ensure_ascii=False, default=str)))
+    return ParsedTurn(parse_turn(content).content, calls)
+
+
+def render_tool_call(name: str, arguments: dict[str, Any]) -> str:
+    """The canonical text of one tool call (what a reference policy emits)."""
+    return (
+        f"{TOOL_CALL_OPEN}\n{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}\n{TOOL_CALL_CLOSE}"
+    )
+
+
+def render_turn(content: str, calls: list[tuple[str, dict[str, Any]]]) -> str:
+    """An assistant turn with free text followed by tool calls."""
+    parts = [content] if content else []
+    parts += [render_tool_call(name, args) for name, args in calls]
+    return "\n".join(parts)
+
+
+def extract_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` in ``text`` (nested braces allowed), or None.
+
+    An empty box counts as no answer, as in MENTOR's reward.
+    """
+    if "\\boxed{" not in text:
+        return None
+    closing: dict[int, int] = {}  # index of "{" -> index of its "}", one linear pass
+    stack: list[int] = []
+    for match in _BRACE.finditer(text):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif stack:
+            closing[stack.pop()] = match.start()
+    opener = len("\\boxed{") - 1
+    for box in reversed([m.start() for m in _BOXED.finditer(text)]):
+        close = closing.get(box + opener)
+        if close is not None:
+            return text[box + opener + 1 : close].strip() or None
+    return None
+
+
+_BRACE = re.compile(r"[{}]")
+_BOXED = re.compile(r"\\boxed\{")

@@ -1,0 +1,165 @@
+"""Tasks: the unit of work an episode is about, and where they are stored.
+
+Task files are JSON lines under ``tasks/<domain>/<split>.jsonl``, generated deterministically by each
+domain's generator (``python -m tooluse_envs.generate``) and committed, so every user evaluates on the
+same data. Every line is validated against ``tasks/task.schema.json`` when it is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from tooluse_envs.errors import TaskError
+
+SPLITS = ("train", "test_id", "test_ood")
+
+
+@dataclass(frozen=True)
+class ReferenceCall:
+    """One tool call of the teacher's trajectory."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The teacher's trajectory for a task: its calls in order and its final answer.
+
+    ``turns`` groups the calls into assistant turns (number of calls per turn); empty means one call
+    per turn. Parallel calls, as BFCL asks for, are several calls in one turn.
+    """
+
+    tool_calls: tuple[ReferenceCall, ...]
+    answer: str | None
+    turns: tuple[int, ...] = ()
+
+    @property
+    def tool_names(self) -> set[str]:
+        return {call.name for call in self.tool_calls}
+
+    def call_groups(self) -> list[list[ReferenceCall]]:
+        """The calls split into turns."""
+        sizes = self.turns or (1,) * len(self.tool_calls)
+        groups, start = [], 0
+        for size in sizes:
+            groups.append(list(self.tool_calls[start : start + size]))
+            start += size
+        return groups
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in self.tool_calls],
+            "answer": self.answer,
+        }
+        if self.turns:
+            out["turns"] = list(self.turns)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reference:
+        calls = tuple(ReferenceCall(c["name"], dict(c["arguments"])) for c in data["tool_calls"])
+        return cls(calls, data.get("answer"), tuple(data.get("turns", ())))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A question, the tools offered for it, how its outcome is verified, and the teacher's reference."""
+
+    id: str
+    domain: str
+    split: str
+    question: str
+    tools: tuple[str, ...]
+    expected: dict[str, Any]
+    reference: Reference
+    context: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tools"] = list(self.tools)
+        out["tags"] = list(self.tags)
+        out["reference"] = self.reference.to_dict()
+        if not self.context:
+            del out["context"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        return cls(
+            id=data["id"],
+            domain=data["domain"],
+            split=data["split"],
+            question=data["question"],
+            tools=tuple(data["tools"]),
+            expected=data["expected"],
+            reference=Reference.from_dict(data["reference"]),
+            context=data.get("context", {}),
+            tags=tuple(data.get("tags", ())),
+        )
+
+
+def tasks_dir() -> Path:
+    """The task data: ``tasks/`` of a source checkout, else the copy shipped inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "tasks", here / "_tasks"):
+        if (candidate / "task.schema.json").is_file():
+            return candidate
+    raise TaskError(f"task data not found next to {here}; reinstall tooluse-mentor")
+
+
+@cache
+def task_validator() -> Draft202012Validator:
+    schema = json.loads((tasks_dir() / "task.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate_task_dict(data: dict[str, Any], where: str = "task") -> None:
+    """Raise TaskError naming every schema violation of one task."""
+    errors = sorted(task_validator().iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        problems = "; ".join(f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5])
+        raise TaskError(f"{where} does not match task.schema.json: {problems}")
+
+
+@cache
+def _load_tasks_cached(domain: str, split: str) -> tuple[Task, ...]:
+    path = tasks_dir() / domain / f"{split}.jsonl"
+    if not path.is_file():
+        raise TaskError(f"no task file {path}; run `python -m tooluse_envs.generate {domain}`")
+    tasks = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            validate_task_dict(data, where=f"{path}:{lineno}")
+            tasks.append(Task.from_dict(data))
+    if not tasks:
+        raise TaskError(f"{path} holds no tasks")
+    return tuple(tasks)
+
+
+def load_tasks(domain: str, split: str) -> list[Task]:
+    """All tasks of one domain and split, validated against the schema (cached per process)."""
+    if split not in SPLITS:
+        raise TaskError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    return list(_load_tasks_cached(domain, split))
+
+
+def write_tasks(tasks: list[Task], path: Path) -> None:
+    """Write tasks as JSON lines after validating each (used by the generators)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for task in tasks:
+            data = task.to_dict()
+            validate_task_dict(data, where=task.id)
+            fh.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
