@@ -20,7 +20,6 @@ __version__ = "0.1.0"
 
 ENV_IDS = {
     "tooluse/Calculator-v0": "calculator",
-    "tooluse/SQL-v0": "sql",
 }
 
 

@@ -45,7 +45,7 @@ def parse_number(text: Any) -> float | None:
     unit = _UNIT_TAIL.match(s)
     if unit:
         s = unit.group(1)
-    s = s.replace(" ", "")
+    s = re.sub(r"\s*/\s*", "/", s)
     if re.fullmatch(r"\(?[-+]?\d+\)?/\(?[-+]?\d+\)?", s):
         num, den = (part.strip("()") for part in s.split("/"))
         if int(den) == 0:
