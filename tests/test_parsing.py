@@ -3,7 +3,7 @@ from tooluse_envs.parsing import extract_boxed, parse_openai_message, parse_turn
 
 def test_parses_several_calls_with_whitespace_and_string_arguments():
     text = (
-        "Let me compute.\n<tool_call>\n  {\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 2}}  \n</tool_call>"
+        'Let me compute.\n<tool_call>\n  {"name": "add", "arguments": {"a": 1, "b": 2}}  \n</tool_call>'
         '<tool_call>{"name": "sqrt", "arguments": "{\\"x\\": 9}"}</tool_call>'
     )
     turn = parse_turn(text)
@@ -17,13 +17,13 @@ def test_parses_several_calls_with_whitespace_and_string_arguments():
 def test_rejects_what_is_not_a_call_object():
     bad = {
         "<tool_call>[1, 2]</tool_call>": "must be a JSON object",
-        "<tool_call>{\"name\": 3}</tool_call>": "non-empty string",
-        "<tool_call>{\"name\": \"a\", \"arguments\": [1]}</tool_call>": "must be an object",
-        "<tool_call>{\"name\": \"a\", \"args\": {}}</tool_call>": "unexpected keys",
-        "<tool_call>{\"name\": \"a\", \"arguments\": \"{oops\"}</tool_call>": "not valid JSON",
+        '<tool_call>{"name": 3}</tool_call>': "non-empty string",
+        '<tool_call>{"name": "a", "arguments": [1]}</tool_call>': "must be an object",
+        '<tool_call>{"name": "a", "args": {}}</tool_call>': "unexpected keys",
+        '<tool_call>{"name": "a", "arguments": "{oops"}</tool_call>': "not valid JSON",
         "<tool_call>{not json}</tool_call>": "not valid JSON",
         "<tool_call>   </tool_call>": "empty",
-        "<tool_call>{\"name\": \"a\"": "unclosed",
+        '<tool_call>{"name": "a"': "unclosed",
     }
     for text, message in bad.items():
         (call,) = parse_turn(text).calls

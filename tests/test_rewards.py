@@ -1,7 +1,17 @@
 import pytest
 
 from tooluse_envs.episode import EpisodeRecord, Outcome, ToolCallRecord
-from tooluse_envs.rewards import REWARDS, get_reward, mentor, mentor_f1, mentor_no_match, mentor_partial, sparse, strict, toolrl
+from tooluse_envs.rewards import (
+    REWARDS,
+    get_reward,
+    mentor,
+    mentor_f1,
+    mentor_no_match,
+    mentor_partial,
+    sparse,
+    strict,
+    toolrl,
+)
 from tooluse_envs.tasks import Reference, ReferenceCall
 
 TEACHER = Reference((ReferenceCall("multiply", {"a": 3, "b": 4}), ReferenceCall("add", {"a": 12, "b": 1})), "13")
@@ -79,7 +89,16 @@ def test_toolrl_score_range_and_hand_computed_case():
 
 
 def test_rewards_are_looked_up_by_name_or_taken_as_callables():
-    assert set(REWARDS) == {"outcome", "sparse", "mentor", "mentor_partial", "mentor_f1", "mentor_no_match", "strict", "toolrl"}
+    assert set(REWARDS) == {
+        "outcome",
+        "sparse",
+        "mentor",
+        "mentor_partial",
+        "mentor_f1",
+        "mentor_no_match",
+        "strict",
+        "toolrl",
+    }
     assert get_reward("mentor") is mentor
     assert get_reward(sparse) is sparse
     with pytest.raises(ValueError, match="unknown reward"):

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from tooluse_envs.answers import number_answer_correct, text_answer_correct, token_f1, values_match
-from tooluse_envs.episode import Outcome
+from tooluse_envs.episode import EpisodeRecord, Outcome
 from tooluse_envs.errors import ConfigError, TaskError
 from tooluse_envs.tasks import Task, load_tasks
 from tooluse_envs.tools import Tool
@@ -62,6 +62,10 @@ class Session:
     def check(self, answer: str | None) -> Outcome:
         return check_answer(self.task.expected, answer)
 
+    def check_episode(self, episode: EpisodeRecord) -> Outcome:
+        """The env's entry point at the end: domains that judge the calls themselves (BFCL) override this."""
+        return self.check(episode.answer)
+
     def close(self) -> None:
         """Release per-episode resources."""
 
@@ -71,6 +75,7 @@ class Domain(ABC):
 
     name: ClassVar[str]
     instructions: ClassVar[str] = ""
+    single_turn: ClassVar[bool] = False  # True: the first assistant turn ends the episode (its calls are the answer)
 
     @abstractmethod
     def tools(self) -> dict[str, Tool]:

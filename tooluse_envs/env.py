@@ -170,7 +170,7 @@ class ToolUseEnv(gym.Env[str, str]):
             terminated = True
         else:
             observation = self._run_calls(calls, dropped, record)
-            terminated = False
+            terminated = self.domain.single_turn
         truncated = not terminated and record.turns >= self.max_turns
         record.truncated = truncated
         info: dict[str, Any] = {"messages": list(self.messages)}
@@ -272,7 +272,7 @@ class ToolUseEnv(gym.Env[str, str]):
     def _finish(self, info: dict[str, Any]) -> float:
         assert self._session is not None and self._record is not None and self.task is not None
         record = self._record
-        record.outcome = self._session.check(record.answer)
+        record.outcome = self._session.check_episode(record)
         result: RewardResult = self.reward_fn(record, self.task.reference)
         info["episode"] = record.summary()
         info["reward_components"] = dict(result.components)

@@ -6,6 +6,8 @@ floor a trained student has to beat (answering without tools).
 
 from __future__ import annotations
 
+from typing import Any
+
 from tooluse_envs.parsing import render_turn
 from tooluse_envs.tasks import Reference
 
@@ -21,3 +23,13 @@ def reference_actions(reference: Reference) -> list[str]:
 def no_tool_action() -> str:
     """A baseline that answers at once without calling a tool (and so, usually, without an answer)."""
     return "I cannot compute this without tools, so my best guess is \\boxed{0}."
+
+
+def play_reference(env: Any, task_id: str) -> tuple[float, dict]:
+    """Reset ``env`` to ``task_id``, replay the task's reference, return the final reward and info."""
+    _, info = env.reset(options={"task_id": task_id})
+    for action in reference_actions(env.unwrapped.task.reference):
+        _, reward, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            return reward, info
+    raise RuntimeError(f"{task_id}: the reference did not end the episode")

@@ -84,7 +84,8 @@ def tool_sequence_match(episode: EpisodeRecord, reference: Reference | None) -> 
     student = [c for c in episode.tool_calls if c.valid]
     if len(student) != len(teacher) or len(episode.tool_calls) != len(student):
         return 0.0
-    return float(all(s.name == t.name and _same_value(s.arguments, t.arguments) for s, t in zip(student, teacher, strict=True)))
+    pairs = zip(student, teacher, strict=True)
+    return float(all(s.name == t.name and _same_value(s.arguments, t.arguments) for s, t in pairs))
 
 
 def _gated(episode: EpisodeRecord, components: dict[str, float], value: Callable[[], float]) -> RewardResult:
