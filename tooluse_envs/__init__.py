@@ -31,3 +31,12 @@ def register_all() -> None:
 
 
 register_all()
+
+
+def __getattr__(name: str):
+    """Lazy access to the bring-your-own-tools entry point, keeping ``import tooluse_envs`` cheap."""
+    if name == "make_env":
+        from tooluse_envs.custom import make_env
+
+        return make_env
+    raise AttributeError(f"module 'tooluse_envs' has no attribute {name!r}")

@@ -12,6 +12,8 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
+
 from tooluse_envs.answers import number_answer_correct, text_answer_correct, token_f1, values_match
 from tooluse_envs.episode import EpisodeRecord, Outcome
 from tooluse_envs.errors import ConfigError, TaskError
@@ -84,6 +86,14 @@ class Domain(ABC):
     @abstractmethod
     def generate(self, split: str) -> list[Task]:
         """Deterministically generate the tasks of one split (written to tasks/ and committed)."""
+
+    def pick(self, tasks: list[Task], rng: np.random.Generator) -> Task:
+        """Draw the next episode's task; domains that mix task families override this to weight them."""
+        return tasks[int(rng.integers(len(tasks)))]
+
+    def instructions_for(self, task: Task) -> str:
+        """Extra system-prompt text for this task (answer format and the like)."""
+        return self.instructions
 
     def open(self, task: Task) -> Session:
         """Start the episode state for ``task``."""

@@ -128,10 +128,11 @@ class ToolUseEnv(gym.Env[str, str]):
                 raise ConfigError(f"task {task_id!r} is not in this env's tasks")
             self.task = self._by_id[task_id]
         else:
-            self.task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+            self.task = self.domain.pick(self.tasks, self.np_random)
         self._session = self.domain.open(self.task)
         self._record = EpisodeRecord(self.task.id)
-        system = SYSTEM_PROMPT + (f"\n{self.domain.instructions}" if self.domain.instructions else "")
+        instructions = self.domain.instructions_for(self.task)
+        system = SYSTEM_PROMPT + (f"\n{instructions}" if instructions else "")
         self.messages = [{"role": "system", "content": system}, {"role": "user", "content": self.task.question}]
         info: dict[str, Any] = {
             "task_id": self.task.id,
