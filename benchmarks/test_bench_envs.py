@@ -38,6 +38,7 @@ def test_reference_episode_throughput(benchmark, env_id):
     env, scripted = _episodes(env_id)
     steps = _play_all(env, scripted)  # warm caches (task files, template databases)
     benchmark.pedantic(_play_all, args=(env, scripted), rounds=5, iterations=1)
-    benchmark.extra_info["steps_per_round"] = steps
-    benchmark.extra_info["steps_per_s"] = round(steps / benchmark.stats.stats.median)
-    benchmark.extra_info["episodes_per_round"] = len(scripted)
+    if benchmark.stats:  # None under --benchmark-disable
+        benchmark.extra_info["steps_per_round"] = steps
+        benchmark.extra_info["steps_per_s"] = round(steps / benchmark.stats.stats.median)
+        benchmark.extra_info["episodes_per_round"] = len(scripted)

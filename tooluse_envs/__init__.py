@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 
 ENV_IDS = {
     "tooluse/Calculator-v0": "calculator",
+    "tooluse/Code-v0": "code",
+    "tooluse/Search-v0": "search",
 }
 
 

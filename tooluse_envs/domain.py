@@ -8,6 +8,7 @@ the domain opens at reset and the env closes when the episode ends.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -116,12 +117,18 @@ class Domain(ABC):
 DOMAINS = ("calculator", "sql", "code", "rest", "search", "bfcl", "mixed")
 
 
-def make_domain(name: str, **options: Any) -> Domain:
-    """Import ``tooluse_envs.domains.<name>`` and build its domain with the given options."""
+def make_domain(name: str, sandbox: str = "auto", **options: Any) -> Domain:
+    """Import ``tooluse_envs.domains.<name>`` and build its domain with the given options.
+
+    ``sandbox`` (the backend for code execution) goes only to domains that run code, so one setting
+    can be passed to every env of a suite.
+    """
     if name not in DOMAINS:
         raise ConfigError(f"unknown domain {name!r}; choose one of {', '.join(DOMAINS)}")
-    module = importlib.import_module(f"tooluse_envs.domains.{name}")
+    cls = importlib.import_module(f"tooluse_envs.domains.{name}").DOMAIN_CLASS
+    if "sandbox" in inspect.signature(cls).parameters:
+        options["sandbox"] = sandbox
     try:
-        return module.DOMAIN_CLASS(**options)
+        return cls(**options)
     except TypeError as exc:
         raise ConfigError(f"domain {name!r} does not take these options {sorted(options)}: {exc}") from exc

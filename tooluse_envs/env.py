@@ -86,9 +86,7 @@ class ToolUseEnv(gym.Env[str, str]):
         if render_mode not in (None, "ansi"):
             raise ConfigError(f"unsupported render_mode {render_mode!r}; only 'ansi'")
         if isinstance(domain, str):
-            if sandbox != "auto":
-                domain_options["sandbox"] = sandbox
-            domain = make_domain(domain, **domain_options)
+            domain = make_domain(domain, sandbox=sandbox, **domain_options)
         self.domain = domain
         self.split = split
         self.max_turns = max_turns

@@ -1,0 +1,181 @@
+"""Code: problems solved by running Python in a sandbox (``tooluse/Code-v0``).
+
+The ``python`` tool runs code in the episode's sandbox session, a stateful interpreter in a jail
+(bubblewrap by default, see the ``sandbox`` package): variables persist across calls within the episode,
+and each episode gets a fresh jail with the task's input files. Sandboxes come from a pool shared by all
+Code envs of a process, so ``reset()`` takes a warm worker instead of starting a process.
+
+In-domain: numeric and list puzzles. Out-of-domain: text and file wrangling with stdlib modules the
+in-domain references never use (see ``code_problems``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import os
+import random
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from sandbox import ExecResult, ExecStatus, Limits, SandboxPool
+from tooluse_envs.domain import Domain, Session
+from tooluse_envs.domains.code_problems import ID_TEMPLATES, OOD_TEMPLATES, Problem
+from tooluse_envs.errors import TaskError
+from tooluse_envs.tasks import Reference, ReferenceCall, Task
+from tooluse_envs.tools import Tool
+
+SPLIT_SIZES = {"train": 2000, "test_id": 300, "test_ood": 300}
+SPLIT_SEEDS = {"train": 11, "test_id": 22, "test_ood": 33}
+LIMITS = Limits(wall_s=10, cpu_s=5, memory_mb=512, output_bytes=16384)
+
+PYTHON = Tool(
+    "python",
+    "Run Python 3 code in a persistent interpreter (variables survive between calls) whose working "
+    "directory holds the task's files. Returns what the code printed, and the error if it raised.",
+    {
+        "type": "object",
+        "properties": {"code": {"type": "string", "description": "Python source to run.", "minLength": 1}},
+        "required": ["code"],
+        "additionalProperties": False,
+    },
+)
+READ_FILE = Tool(
+    "read_file",
+    "Read a text file from the working directory.",
+    {
+        "type": "object",
+        "properties": {"path": {"type": "string", "description": "Relative path of the file."}},
+        "required": ["path"],
+        "additionalProperties": False,
+    },
+)
+
+_pools: dict[tuple[str, int], SandboxPool] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(backend: str, size: int) -> SandboxPool:
+    """The process's pool for this backend (started on first use, closed at exit)."""
+    with _pools_lock:
+        key = (backend, size)
+        if key not in _pools:
+            if not _pools:
+                atexit.register(close_pools)
+            _pools[key] = SandboxPool(size=size, backend=backend, limits=LIMITS)
+        return _pools[key]
+
+
+def close_pools() -> None:
+    """Kill every pooled sandbox of this process."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
+
+
+def render_result(result: ExecResult) -> str:
+    """What the policy reads back from a run: output, then the error and any limit that fired."""
+    parts = [result.stdout.rstrip("\n")] if result.stdout else []
+    if result.stderr and result.error is None:
+        parts.append("stderr:\n" + result.stderr.rstrip("\n"))
+    if result.error is not None:
+        parts.append(f"error: {result.error}")
+    if result.stdout_truncated or result.stderr_truncated:
+        parts.append("[output truncated]")
+    if result.status in (ExecStatus.TIMEOUT, ExecStatus.CRASHED):
+        parts.append("[the interpreter was restarted: variables from earlier calls are gone]")
+    return "\n".join(parts) or "(no output)"
+
+
+class CodeSession(Session):
+    """One episode's leased sandbox."""
+
+    def __init__(self, task: Task, tools: dict[str, Tool], pool: SandboxPool) -> None:
+        super().__init__(task, tools)
+        self.lease = pool.acquire(files=task.context.get("files") or None, timeout_s=120)
+
+    def call(self, tool: Tool, arguments: dict[str, Any]) -> str:
+        if tool.name == "python":
+            return render_result(self.lease.run(arguments["code"]))
+        if tool.name == "read_file":
+            code = f"print(open({arguments['path']!r}, encoding='utf-8', errors='replace').read(), end='')"
+            return render_result(self.lease.run(code))
+        raise TaskError(f"the code domain has no tool {tool.name}")
+
+    def close(self) -> None:
+        self.lease.release()
+
+
+def run_reference(problem: Problem) -> str:
+    """The teacher's answer: what its code prints, run here in a scratch directory (trusted code)."""
+    out, cwd = io.StringIO(), os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in problem.files.items():
+            Path(tmp, name).write_text(content, encoding="utf-8")
+        try:
+            os.chdir(tmp)
+            with contextlib.redirect_stdout(out):
+                exec(compile(problem.code, "<reference>", "exec"), {"__name__": "__main__"})  # noqa: S102
+        finally:
+            os.chdir(cwd)
+    return out.getvalue().strip()
+
+
+class CodeDomain(Domain):
+    """Python execution in a sandbox; the pool is shared by every Code env of the process."""
+
+    name = "code"
+    instructions = "Use the python tool to compute; print the values you need to see."
+
+    def __init__(self, sandbox: str = "auto", pool_size: int = 4) -> None:
+        self.backend = sandbox
+        self.pool_size = pool_size
+
+    def tools(self) -> dict[str, Tool]:
+        return {"python": PYTHON, "read_file": READ_FILE}
+
+    def open(self, task: Task) -> Session:
+        return CodeSession(task, self.task_tools(task), shared_pool(self.backend, self.pool_size))
+
+    def generate(self, split: str) -> list[Task]:
+        rng = random.Random(SPLIT_SEEDS[split])
+        templates = OOD_TEMPLATES if split == "test_ood" else ID_TEMPLATES
+        seen = set() if split != "test_id" else {t.question for t in self.generate("train")}
+        tasks: list[Task] = []
+        misses = 0
+        while len(tasks) < SPLIT_SIZES[split]:
+            template = templates[len(tasks) % len(templates)]
+            problem = template(rng)
+            key = problem.question + "".join(problem.files.values())
+            if key in seen:
+                misses += 1
+                if misses > 10_000:
+                    raise RuntimeError(f"{template.__name__} cannot produce enough distinct problems")
+                continue
+            seen.add(key)
+            tasks.append(self._task(split, len(tasks), template.__name__, problem))
+        return tasks
+
+    @staticmethod
+    def _task(split: str, index: int, template: str, problem: Problem) -> Task:
+        answer = run_reference(problem)
+        expected: dict[str, Any] = {"kind": problem.kind, "answer": answer if problem.kind == "text" else float(answer)}
+        files = f" The files {', '.join(sorted(problem.files))} are in the working directory." if problem.files else ""
+        return Task(
+            id=f"code/{split}/{index:05d}",
+            domain="code",
+            split=split,
+            question=f"{problem.question}{files} Use the python tool and give the final answer in \\boxed{{}}.",
+            tools=("python", "read_file") if problem.files else ("python",),
+            expected=expected,
+            reference=Reference((ReferenceCall("python", {"code": problem.code}),), answer),
+            context={"files": problem.files} if problem.files else {},
+            tags=(template,),
+        )
+
+
+DOMAIN_CLASS = CodeDomain
