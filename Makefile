@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps "bfcl-eval==2026.3.23"  # BFCL's data files only
 	touch $(STAMP)
 
 demo: $(STAMP)  ## play every env and split with the oracle and a no-tool baseline

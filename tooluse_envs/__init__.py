@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 ENV_IDS = {
     "tooluse/Calculator-v0": "calculator",
     "tooluse/Code-v0": "code",
+    "tooluse/BFCL-v0": "bfcl",
     "tooluse/Search-v0": "search",
 }
 

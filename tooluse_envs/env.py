@@ -97,7 +97,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.render_mode = render_mode
         self.tasks = self._select_tasks(domain.load(split), task_ids)
         self._by_id = {task.id: task for task in self.tasks}
-        self._schemas: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._schemas: dict[str, list[dict[str, Any]]] = {}
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.action_space = UnicodeText(MAX_OBSERVATION_CHARS)
         self.task: Task | None = None
@@ -163,13 +163,16 @@ class ToolUseEnv(gym.Env[str, str]):
             observation = "The turn was cut off before it ended (finish_reason=length); the episode is over."
             terminated = True
         elif not calls:
-            record.answer = extract_boxed(turn.content)
+            # a single-turn domain's answer is the turn itself (its calls, or none): no \boxed{} is asked for
+            record.answer = turn.content if self.domain.single_turn else extract_boxed(turn.content)
             if record.answer is None:
                 observation = "No \\boxed{} answer found in the final turn; the episode is over."
             terminated = True
         else:
             observation = self._run_calls(calls, dropped, record)
             terminated = self.domain.single_turn
+            if terminated:
+                record.answer = turn.content
         truncated = not terminated and record.turns >= self.max_turns
         record.truncated = truncated
         info: dict[str, Any] = {"messages": list(self.messages)}
@@ -197,9 +200,10 @@ class ToolUseEnv(gym.Env[str, str]):
     # -- internals ------------------------------------------------------------------------------------
 
     def _tool_schemas(self, task: Task) -> list[dict[str, Any]]:
-        if task.tools not in self._schemas:
-            self._schemas[task.tools] = [tool.schema for tool in self.domain.task_tools(task).values()]
-        return self._schemas[task.tools]
+        """The task's OpenAI tool schemas, cached per task (BFCL reuses tool names with other docs)."""
+        if task.id not in self._schemas:
+            self._schemas[task.id] = [tool.schema for tool in self.domain.task_tools(task).values()]
+        return self._schemas[task.id]
 
     @staticmethod
     def _read_action(action: Any) -> tuple[ParsedTurn, str | None, str | None]:
