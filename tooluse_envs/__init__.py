@@ -22,6 +22,7 @@ ENV_IDS = {
     "tooluse/Calculator-v0": "calculator",
     "tooluse/Code-v0": "code",
     "tooluse/BFCL-v0": "bfcl",
+    "tooluse/SQL-v0": "sql",
     "tooluse/Search-v0": "search",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,6 +20,17 @@ class ToolCallRecord:
     valid: bool
     error: str | None = None
     turn: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        # by hand rather than dataclasses.asdict, which deep-copies and shows up in step profiles
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "known": self.known,
+            "valid": self.valid,
+            "error": self.error,
+            "turn": self.turn,
+        }
 
 
 @dataclass
@@ -84,7 +95,7 @@ class EpisodeRecord:
             "answer": self.answer,
             "score": self.outcome.score if self.outcome else 0.0,
             "turns": self.turns,
-            "tool_calls": [asdict(c) for c in self.tool_calls],
+            "tool_calls": [c.to_dict() for c in self.tool_calls],
             "invalid_calls": self.invalid_calls,
             "ended_with_eos": self.ended_with_eos,
             "truncated": self.truncated,
