@@ -23,6 +23,8 @@ ENV_IDS = {
     "tooluse/Code-v0": "code",
     "tooluse/BFCL-v0": "bfcl",
     "tooluse/SQL-v0": "sql",
+    "tooluse/REST-v0": "rest",
+    "tooluse/Mixed-v0": "mixed",
     "tooluse/Search-v0": "search",
 }
 

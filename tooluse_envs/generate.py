@@ -14,7 +14,7 @@ from pathlib import Path
 from tooluse_envs.domain import make_domain
 from tooluse_envs.tasks import SPLITS, tasks_dir, write_tasks
 
-GENERATED_DOMAINS = ("calculator", "sql", "code", "search")
+GENERATED_DOMAINS = ("calculator", "sql", "code", "search", "rest")
 
 
 def generate(domain_name: str, out_dir: Path) -> dict[str, int]:
