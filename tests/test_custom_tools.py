@@ -62,3 +62,58 @@ def test_bad_tools_and_tasks_fail_early_and_clearly():
         make_env(tools=[untyped], tasks=TASKS)
     with pytest.raises(ConfigError, match="needs id, question and answer"):
         make_env(tools=[get_price], tasks=[{"id": "x", "question": "?"}])
+
+
+INVENTORY_SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "inventory", "version": "1"},
+    "paths": {
+        "/items/{sku}": {
+            "get": {
+                "operationId": "get_item",
+                "summary": "Look up an item by SKU.",
+                "parameters": [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the item"}, "404": {"description": "unknown SKU"}},
+            }
+        }
+    },
+}
+
+
+def inventory_app():
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    stock = {"A1": {"sku": "A1", "name": "lamp", "count": 7}}
+
+    async def get_item(request):
+        sku = request.path_params["sku"]
+        if sku not in stock:
+            return JSONResponse({"detail": f"no item {sku}"}, status_code=404)
+        return JSONResponse(stock[sku])
+
+    return Starlette(routes=[Route("/items/{sku}", get_item)])
+
+
+def test_an_openapi_document_and_a_base_url_make_a_working_env():
+    from tooluse_envs.rest.transport import LoopbackServer
+
+    server = LoopbackServer(inventory_app())
+    try:
+        task = {
+            "id": "lamps",
+            "question": "How many lamps (SKU A1) are in stock?",
+            "answer": 7,
+            "reference": [("get_item", {"sku": "A1"})],
+        }
+        env = make_env(openapi=INVENTORY_SPEC, base_url=server.url, tasks=[task], reward="mentor")
+        _, info = env.reset()
+        assert [t["function"]["name"] for t in info["tools"]] == ["get_item"]
+        obs, *_ = env.step('<tool_call>{"name": "get_item", "arguments": {"sku": "Z9"}}</tool_call>')
+        assert obs.startswith("<tool_response>\nHTTP 404:") and "no item Z9" in obs
+        reward, info = play_reference(env, "lamps")
+        assert reward == pytest.approx(1.1)
+        assert info["messages"][3]["content"].startswith("HTTP 200:")
+    finally:
+        server.stop()

@@ -86,10 +86,50 @@ class CustomDomain(Domain):
         return list(self._tasks)
 
 
+def openapi_tools(spec: dict[str, Any], base_url: str | None = None, client: Any = None) -> list[Tool]:
+    """One tool per operation of an OpenAPI 3 document, each sending its HTTP request to ``base_url``.
+
+    The observation is ``HTTP <status>: <json body>`` for successes and errors alike. Pass ``client``
+    (an ``httpx.Client``) instead of ``base_url`` to choose the transport yourself.
+    """
+    import httpx
+
+    from tooluse_envs.rest.client import ApiResponse
+    from tooluse_envs.rest.openapi import build_request, spec_operations
+
+    if client is None:
+        if base_url is None:
+            raise ConfigError("openapi tools need a base_url (or an httpx client)")
+        client = httpx.Client(base_url=base_url, timeout=30.0)
+
+    def executor(operation: Any) -> Callable[..., str]:
+        def call(**arguments: Any) -> str:
+            request = build_request(operation, arguments)
+            response = client.request(
+                request.method, request.path, params=request.params or None, json=request.json, headers=request.headers
+            )
+            return ApiResponse.from_httpx(response).observation()
+
+        return call
+
+    operations = spec_operations(spec.get("info", {}).get("title", "api"), spec)
+    return [Tool(op.name, op.description, op.parameters, executor(op)) for op in operations]
+
+
 def make_env(
-    tools: Sequence[Callable[..., Any] | Tool], tasks: Sequence[Task | dict[str, Any]], **env_options: Any
+    tools: Sequence[Callable[..., Any] | Tool] = (),
+    tasks: Sequence[Task | dict[str, Any]] = (),
+    *,
+    openapi: dict[str, Any] | None = None,
+    base_url: str | None = None,
+    **env_options: Any,
 ) -> Any:
-    """A ready ToolUseEnv over your tools and tasks (env options as for gym.make: reward, max_turns...)."""
+    """A ready ToolUseEnv over your tools and tasks (env options as for gym.make: reward, max_turns...).
+
+    Tools are Python functions or ``Tool`` objects, and/or the operations of an ``openapi`` document
+    served at ``base_url``.
+    """
     from tooluse_envs.env import ToolUseEnv
 
-    return ToolUseEnv(domain=CustomDomain(tools, tasks), **env_options)
+    all_tools = list(tools) + (openapi_tools(openapi, base_url) if openapi is not None else [])
+    return ToolUseEnv(domain=CustomDomain(all_tools, tasks), **env_options)
