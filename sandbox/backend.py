@@ -172,7 +172,26 @@ class WorkerProcess:
         return self.popen.pid
 
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        return self.exit_code() is None
+
+    def exit_code(self, timeout_s: float = 0.0) -> int | None:
+        """The exit status once the started process has exited (negative: killed by that signal), else None.
+
+        Uses ``WNOWAIT``: the process stays a zombie until :meth:`reap`, so its pid and process group cannot
+        be recycled for an unrelated process while we may still signal them.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.popen.returncode is None:
+            try:
+                info = os.waitid(os.P_PID, self.popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # reaped behind our back (a SIGCHLD handler): let Popen settle it
+                return self.popen.poll()
+            if info is not None:
+                return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.002)
+        return self.popen.returncode
 
     def wait_ready(self) -> dict[str, Any]:
         """Wait for the worker's hello line; raise :class:`WorkerStartError` with the jail's stderr."""
@@ -252,10 +271,11 @@ class WorkerProcess:
 
     def kill_group(self) -> None:
         """SIGKILL the process group the worker was started in, then reap the direct child."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.popen.returncode is None:  # not reaped yet, so the group id is still ours
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.reap()
 
     def reap(self, timeout_s: float = 10.0) -> None:
@@ -275,9 +295,8 @@ class WorkerProcess:
 
     def exit_description(self) -> str:
         """Why the worker ended, e.g. ``"killed by SIGSEGV"``; waits briefly for the exit status."""
-        try:
-            code = self.popen.wait(2.0)
-        except subprocess.TimeoutExpired:
+        code = self.exit_code(timeout_s=2.0)
+        if code is None:
             return "worker closed its pipe but is still running"
         if code < 0:
             return f"killed by {signal_name(-code)}"
@@ -305,8 +324,9 @@ def signal_name(number: int) -> str:
 
 
 def max_reply_bytes(limits: Limits) -> int:
-    """Largest reply accepted: two capped streams, JSON-escaped (up to 6 bytes per byte), plus slack."""
-    return 12 * limits.output_bytes + REPLY_OVERHEAD_BYTES
+    """Largest reply accepted: two streams capped in bytes (JSON-escaped: <= 6 bytes per byte) and error
+    plus traceback capped in characters (<= 12 bytes per character as ``\\uXXXX`` pairs), plus slack."""
+    return 36 * limits.output_bytes + REPLY_OVERHEAD_BYTES
 
 
 def start_worker(backend: Backend, limits: Limits) -> WorkerProcess:

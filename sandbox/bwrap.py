@@ -4,7 +4,8 @@ The jail sees a read-only ``/usr`` (and the ``/lib``/``/bin`` links into it), a 
 ``/proc``, a few ``/etc`` files the interpreter reads, and private tmpfs mounts at ``/work`` (the working
 directory, where files are shipped) and ``/tmp``. Every namespace is unshared: no network, no view of host
 processes. Under root, bwrap itself is started under a dedicated unprivileged uid (see :mod:`.uids`) so
-RLIMIT_NPROC stops fork bombs and the uid can be swept clean on kill.
+RLIMIT_NPROC stops fork bombs and the uid can be swept clean on kill; without root, RLIMIT_NPROC still
+counts per jail on Linux >= 5.14, where process counts are kept per user namespace.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +29,7 @@ INSTALL_HINT = "apt-get install bubblewrap (and allow unprivileged user namespac
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types", "/etc/python3", "/etc/python3.11",
              "/etc/python3.12", "/etc/python3.13")
 PROBE_UID = 65534
+JAIL_EXIT_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,27 @@ def bwrap_args(limits: Limits) -> list[str]:
         args += ["--ro-bind-try", path, path]
     size = str(limits.disk_mb << 20)
     args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp",
-             "--size", size, "--tmpfs", "/work", "--chdir", "/work"]
+             "--size", size, "--tmpfs", "/work", "--remount-ro", "/", "--chdir", "/work"]
     return args
+
+
+def nproc_counted_per_userns() -> bool:
+    """Since Linux 5.14 RLIMIT_NPROC counts processes per user namespace, so without root (no dedicated
+    uid) the limit set inside bwrap's namespace still counts only the jail's own processes."""
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 14)
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (empty when the kernel lacks ``/proc/<pid>/task/<pid>/children``)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 @cache
@@ -91,21 +113,31 @@ class BwrapBackend:
         if reason:
             raise BackendUnavailable(self.name, reason, INSTALL_HINT)
         self._uid: UidLease | None = allocate_uid() if os.geteuid() == 0 else None
-        if self._uid is None:
-            log.warning("bwrap without root: no dedicated uid, so fork bombs are bounded by the wall clock "
-                        "only (RLIMIT_NPROC would count all of this user's processes)")
+        self._limit_procs = self._uid is not None or nproc_counted_per_userns()
+        if not self._limit_procs:
+            log.warning("bwrap without root on a kernel older than 5.14: RLIMIT_NPROC would count all of this "
+                        "user's processes, so fork bombs are bounded by the wall clock only")
 
     def launch_spec(self) -> LaunchSpec:
         config = worker_config(self.limits, "/work",
-                               max_procs=self.limits.max_procs if self._uid else None)
+                               max_procs=self.limits.max_procs if self._limit_procs else None)
         argv = [*bwrap_args(self.limits), *worker_argv(self.config.python, config)]
         env = {**JAIL_ENV, "HOME": "/work", "TMPDIR": "/tmp"}
         return LaunchSpec(argv, env, uid=self._uid.uid if self._uid else None,
                           startup_timeout_s=self.config.startup_timeout_s)
 
     def terminate(self, worker: WorkerProcess) -> None:
-        # Killing bwrap kills the PID namespace's init (--die-with-parent), and with it every process
-        # inside; the uid sweep is the belt to those braces.
+        # SIGKILL the PID namespace's init first: the kernel then kills and reaps everything inside, bwrap
+        # reaps its child and exits, and no orphan is left for the host's init to reap (a container's
+        # PID 1 often never does). Killing bwrap itself is the fallback (--die-with-parent does the rest);
+        # the uid sweep is the belt to those braces.
+        if worker.alive():  # unreaped, so worker.pid is still bwrap and its children are the jail's
+            for pid in _children(worker.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            worker.exit_code(timeout_s=JAIL_EXIT_WAIT_S)
         worker.kill_group()
         if self._uid is not None:
             kill_uid(self._uid.uid)

@@ -8,6 +8,7 @@ root, tmpfs ``/work`` and ``/tmp``, a memory cap, a pids limit, no capabilities,
 The CLI rather than the docker SDK keeps the package dependency-free. Containers carry the label
 ``tooluse-sandbox=1`` plus their owner (host, pid, process start time): they are removed on close, at
 interpreter exit, and — if their owner died without cleaning up — by the next process that uses docker.
+A crashed owner's container stops by itself: its worker reads EOF when the attached CLI dies.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import socket
 import subprocess
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -36,6 +36,7 @@ OWNER_LABEL = "tooluse-sandbox.owner"
 INSTALL_HINT = ("apt-get install docker.io, start dockerd, then build the image with "
                 "`bash sandbox/docker_image.sh` (or run .ci/setup_sandbox_backends.sh)")
 MEMORY_HEADROOM_MB = 64
+JAIL_UID = 65534  # nobody: the image's unprivileged user
 _live_containers: set[str] = set()
 _live_lock = threading.Lock()
 
@@ -46,9 +47,6 @@ class DockerConfig:
 
     image: str = "tooluse-sandbox"
     """Image with ``python3`` (full, not ``python3-minimal``); built by ``sandbox/docker_image.sh``."""
-    keep_spare: bool = False
-    """Keep one container created ahead, so a respawn (timeout, crash, reset) costs ~0.2 s instead of a
-    full ``docker create`` (seconds with the vfs storage driver). Costs one idle container."""
     startup_timeout_s: float = 60.0
 
 
@@ -70,7 +68,7 @@ def probe(image: str) -> str | None:
             return f"image {image!r} does not exist"
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"docker CLI failed: {exc}"
-    _clean_stale_containers()
+    clean_stale_containers()
     return None
 
 
@@ -86,6 +84,11 @@ def _owner_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{_process_start_time(os.getpid())}"
 
 
+def owner_labels() -> list[str]:
+    """``docker create/run`` arguments that mark a container as this process's sandbox container."""
+    return ["--label", f"{LABEL}=1", "--label", f"{OWNER_LABEL}={_owner_tag()}"]
+
+
 def _owner_alive(tag: str) -> bool:
     host, _, rest = tag.partition(":")
     pid, _, start = rest.partition(":")
@@ -94,7 +97,7 @@ def _owner_alive(tag: str) -> bool:
     return pid.isdigit() and _process_start_time(int(pid)) == start
 
 
-def _clean_stale_containers() -> None:
+def clean_stale_containers() -> None:
     """Remove labelled containers whose owning process is gone (it crashed before cleaning up)."""
     listing = docker("ps", "-a", "--filter", f"label={LABEL}=1", "--format",
                      f'{{{{.Names}}}}\t{{{{.Label "{OWNER_LABEL}"}}}}', timeout_s=30)
@@ -129,7 +132,12 @@ def _remove_live_containers() -> None:
 
 
 class DockerBackend:
-    """Runs the worker as the main process of a container."""
+    """Runs the worker as the main process of one container, restarted (not re-created) on respawn.
+
+    Why restart: with the vfs storage driver ``docker create`` copies the whole image (seconds), while
+    ``docker start`` takes ~0.2 s. A restart is still a fresh jail: the root is read-only and every
+    writable place is a tmpfs, which docker mounts anew on each start; all processes died on stop.
+    """
 
     name: ClassVar[str] = "docker"
 
@@ -140,28 +148,26 @@ class DockerBackend:
         if reason:
             raise BackendUnavailable(self.name, reason, INSTALL_HINT)
         self._container: str | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sandbox-docker") \
-            if self.config.keep_spare else None
-        self._spare: Future[str] | None = None
 
     def _create(self) -> str:
-        """``docker create`` one container whose main process is the worker; returns its name."""
+        """``docker create`` the container whose main process is the worker; returns its name."""
         name = f"{LABEL}-{os.getpid()}-{secrets.token_hex(4)}"
         limits = self.limits
-        tmpfs = f"rw,exec,nosuid,nodev,size={limits.disk_mb}m,mode=1777"
+        # Owned by the jail's user rather than mode=1777: docker drops the mode when it restarts a container.
+        tmpfs = f"rw,exec,nosuid,nodev,size={limits.disk_mb}m,uid={JAIL_UID},gid={JAIL_UID},mode=0700"
         memory = f"{limits.memory_mb + MEMORY_HEADROOM_MB}m"
         env = [arg for key, value in {**JAIL_ENV, "HOME": "/work", "TMPDIR": "/tmp"}.items()
                for arg in ("--env", f"{key}={value}")]
-        # No --workdir: docker then re-creates /work root-owned 0755 over the tmpfs's mode (the worker
-        # chdirs itself). No RLIMIT_NPROC: uid 65534 is shared by all containers; --pids-limit counts.
+        # No --workdir: docker would re-create /work root-owned over the tmpfs (the worker chdirs itself).
+        # No RLIMIT_NPROC: uid 65534 is shared by every container on the host; --pids-limit counts instead.
         config = worker_config(limits, "/work", max_procs=None)
         with _live_lock:
             _live_containers.add(name)
         created = docker(
-            "create", "-i", "--rm", "--init", "--name", name, "--label", f"{LABEL}=1",
-            "--label", f"{OWNER_LABEL}={_owner_tag()}", "--log-driver", "none", "--network", "none",
+            "create", "--interactive", "--init", "--name", name, *owner_labels(),
+            "--log-driver", "none", "--network", "none",
             "--read-only", "--tmpfs", f"/work:{tmpfs}", "--tmpfs", f"/tmp:{tmpfs}",
-            "--user", "65534:65534", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", f"{JAIL_UID}:{JAIL_UID}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--memory", memory, "--memory-swap", memory, "--pids-limit", str(limits.max_procs),
             "--hostname", "sandbox", *env, self.config.image, *worker_argv("python3", config),
             timeout_s=self.config.startup_timeout_s)
@@ -170,31 +176,24 @@ class DockerBackend:
             raise SandboxError(f"docker create failed: {created.stderr.strip()[-500:]}")
         return name
 
-    def _next_container(self) -> str:
-        if self._spare is not None:
-            name = self._spare.result()
-        else:
-            name = self._create()
-        self._spare = self._executor.submit(self._create) if self._executor else None
-        return name
-
     def launch_spec(self) -> LaunchSpec:
-        self._container = self._next_container()
+        if self._container is None:
+            self._container = self._create()
         return LaunchSpec(["docker", "start", "--attach", "--interactive", self._container],
                           env=dict(os.environ), startup_timeout_s=self.config.startup_timeout_s)
 
     def terminate(self, worker: WorkerProcess) -> None:
         if self._container is not None:
-            _remove_containers([self._container])  # rm -f kills and removes synchronously
-            self._container = None
+            stopped = docker("stop", "--time", "0", self._container, timeout_s=60)
+            if stopped.returncode != 0:  # the engine lost it: start over with a new container
+                _remove_containers([self._container])
+                self._container = None
         worker.kill_group()
 
     def info(self, worker: WorkerProcess) -> WorkerInfo:
         return WorkerInfo(self.name, worker.pid, container=self._container)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-        if self._spare is not None and self._spare.exception() is None:
-            _remove_containers([self._spare.result()])
-        self._spare = None
+        if self._container is not None:
+            _remove_containers([self._container])
+            self._container = None

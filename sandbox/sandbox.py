@@ -85,6 +85,7 @@ class Sandbox:
         self._lock = threading.RLock()
         self._closed = False
         self._worker: WorkerProcess | None = None
+        self._unreported_loss = False  # a worker died between calls; the next result says state_lost
         self._backend: Backend = create_backend(backend, self.limits)
         self.backend_name: str = self._backend.name
         try:
@@ -129,7 +130,8 @@ class Sandbox:
             raise ValueError(f"wall_s must be positive, got {wall_s!r}")
         with self._lock:
             self._check_open()
-            state_lost = self._ensure_worker()
+            self._ensure_worker()
+            state_lost, self._unreported_loss = self._unreported_loss, False
             worker = self._worker
             assert worker is not None
             start = time.perf_counter()
@@ -169,6 +171,7 @@ class Sandbox:
                 self._files = encode_files(files)
             if self._worker is not None:
                 self._discard_worker(self._worker)
+            self._unreported_loss = False  # the caller asked for the loss
             self._spawn()
 
     def close(self) -> None:
@@ -201,15 +204,13 @@ class Sandbox:
             self._discard_worker(self._worker)
             raise SandboxError(f"shipping files failed: {reply.get('error') or exchange.outcome.value}")
 
-    def _ensure_worker(self) -> bool:
-        """Start a worker if there is none; True when a worker had died since the last call."""
-        died = self._worker is not None and not self._worker.alive()
-        if died:
-            assert self._worker is not None
+    def _ensure_worker(self) -> None:
+        """Start a worker if there is none, replacing one that died since the last call."""
+        if self._worker is not None and not self._worker.alive():
+            self._unreported_loss = True
             self._discard_worker(self._worker)
         if self._worker is None:
             self._spawn()
-        return died
 
     def _discard_worker(self, worker: WorkerProcess) -> None:
         if self._worker is worker:
@@ -222,5 +223,5 @@ def _close_live_sandboxes() -> None:
     for sandbox in list(_live):
         try:
             sandbox.close()
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+        except Exception:  # best effort at interpreter exit
             pass

@@ -17,13 +17,15 @@ class Limits:
     wall_s: float = 10.0
     """Wall-clock seconds per ``run``; past it the whole jail is killed and respawned (state is lost)."""
     cpu_s: float = 10.0
-    """CPU seconds per ``run`` (RLIMIT_CPU, re-armed before each run; the code gets ``CPU_LIMIT``)."""
+    """CPU seconds per ``run`` (RLIMIT_CPU, re-armed before each run; the code gets ``CPU_LIMIT``). The
+    kernel counts whole seconds, so it fires after ``cpu_s`` to ``cpu_s + 1`` seconds of CPU."""
     cpu_total_s: float = 600.0
     """CPU seconds over a worker's lifetime (the hard RLIMIT_CPU); also bounds background processes."""
     memory_mb: int = 512
     """Address space per process in MiB (RLIMIT_AS); docker additionally caps the container's total."""
     output_bytes: int = 65536
-    """Bytes kept of stdout and of stderr per ``run``; the rest is dropped inside the jail."""
+    """Bytes kept of stdout and of stderr per ``run`` (and characters of the error and traceback); the
+    rest is dropped inside the jail, so huge output never reaches the host."""
     max_procs: int = 64
     """Processes (and threads) the jail may hold: RLIMIT_NPROC on a dedicated uid, or docker's pids limit."""
     file_size_mb: int = 64

@@ -242,8 +242,16 @@ class Worker:
                 self.ballast = bytearray(BALLAST_BYTES)
             except MemoryError:
                 pass
-        return {"status": status, "stdout": out.text(), "stderr": err.text(), "error": error,
-                "traceback": trace, "stdout_truncated": out.truncated, "stderr_truncated": err.truncated}
+        return {"status": status, "stdout": out.text(), "stderr": err.text(), "error": clip(error, self.cap),
+                "traceback": clip(trace, self.cap), "stdout_truncated": out.truncated,
+                "stderr_truncated": err.truncated}
+
+
+def clip(text, limit):
+    """Cut an error text to ``limit`` characters: an exception message can be as large as any print."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + " ...[truncated]"
 
 
 def open_capture_file(directory):

@@ -31,8 +31,12 @@ def test_passes_gymnasium_check_env(env_id, split):
 @pytest.mark.parametrize("split", SPLITS)
 def test_reference_of_every_task_succeeds(env_id, split):
     env = gym.make(env_id, split=split, reward="outcome")
+    tasks = env.unwrapped.tasks
+    if env_id == "tooluse/Mixed-v0":
+        # Mixed's tasks are its parts' tasks, each replayed in full by its own env; a tenth checks the routing.
+        tasks = tasks[::10]
     failures = []
-    for task in env.unwrapped.tasks:
+    for task in tasks:
         reward, info = play_reference(env, task.id)
         if reward != 1.0:
             failures.append((task.id, info.get("episode")))
