@@ -17,7 +17,6 @@ demo: $(STAMP)  ## play every env and split with the oracle and a no-tool baseli
 	$(BIN)/python -m tooluse_envs.demo
 
 test: $(STAMP)  ## the whole test suite, plus one smoke round of every benchmark
-	$(BIN)/python -m tooluse_envs.generate --check
 	$(BIN)/pytest -q tests
 	$(BIN)/pytest -q benchmarks --benchmark-disable
 

@@ -11,7 +11,8 @@ import importlib
 import inspect
 import json
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -49,6 +50,35 @@ def check_answer(expected: dict[str, Any], answer: str | None) -> Outcome:
     if kind == "rows":
         return Outcome(values_match(answer, expected["answer"], bool(expected.get("ordered"))))
     raise TaskError(f"answer checker cannot handle expected kind {kind!r}")
+
+
+T = TypeVar("T")
+
+
+def draw_distinct(
+    templates: Sequence[Callable[..., Any]],
+    count: int,
+    draw: Callable[[Callable[..., Any]], T],
+    key: Callable[[T], str],
+    taken: set[str] | None = None,
+) -> list[tuple[str, T]]:
+    """Draw from the templates in turn until ``count`` items with distinct keys (none in ``taken``).
+
+    Generators use it so that a split holds no repeated question and a test split none of train's;
+    a template that cannot produce enough distinct items fails loudly instead of looping forever.
+    """
+    seen, out, misses = set(taken or ()), [], 0
+    while len(out) < count:
+        template = templates[len(out) % len(templates)]
+        item = draw(template)
+        if key(item) in seen:
+            misses += 1
+            if misses > 10_000:
+                raise TaskError(f"{template.__name__} cannot produce {count} distinct items")
+            continue
+        seen.add(key(item))
+        out.append((template.__name__.lstrip("_"), item))
+    return out
 
 
 class Session:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import random
 from functools import cache
+from typing import Any
 
-from tooluse_envs.domain import Domain, format_result
+from tooluse_envs.domain import Domain, draw_distinct, format_result
 from tooluse_envs.domains.calculator_problems import ID_TEMPLATES, OOD_TEMPLATES, Chain, Numbers
 from tooluse_envs.tasks import Reference, Task
 from tooluse_envs.tools import Tool, function_tool
@@ -217,36 +218,37 @@ class CalculatorDomain(Domain):
     def tools(self) -> dict[str, Tool]:
         return _all_tools()
 
-    def generate(self, split: str) -> list[Task]:
-        """Draw problems until the split is full, skipping repeats and questions seen in other splits."""
+    def _problems(self, split: str) -> list[tuple[str, tuple[Chain, str]]]:
+        """(template, (solved chain, question)) for a split; test splits skip train's questions."""
         ood = split == "test_ood"
         rng = random.Random(SPLIT_SEEDS[split])
-        taken = set() if split == "train" else {t.question for t in self.generate("train")}
-        misses, numbers, templates, tasks = 0, Numbers(rng, large=ood), OOD_TEMPLATES if ood else ID_TEMPLATES, []
-        core = [fn.__name__ for fn in CORE_TOOLS]
-        while len(tasks) < SPLIT_SIZES[split]:
-            template = templates[len(tasks) % len(templates)]
+        numbers = Numbers(rng, large=ood)
+        taken = None if split == "train" else {question for _, (_, question) in self._problems("train")}
+
+        def draw(template: Any) -> tuple[Chain, str]:
             chain = Chain(self.tools())
-            question = template(chain, numbers, rng)
-            if question in taken:
-                misses += 1
-                if misses > 10_000:
-                    raise RuntimeError(f"{template.__name__} cannot produce enough distinct questions")
-                continue
-            taken.add(question)
-            tools = core + sorted(rng.sample([fn.__name__ for fn in DISTRACTOR_TOOLS], 2)) if ood else core
-            answer = format_result(chain.value)
+            return chain, template(chain, numbers, rng)
+
+        templates = OOD_TEMPLATES if ood else ID_TEMPLATES
+        return draw_distinct(templates, SPLIT_SIZES[split], draw, key=lambda item: item[1], taken=taken)
+
+    def generate(self, split: str) -> list[Task]:
+        ood = split == "test_ood"
+        distractors = random.Random(SPLIT_SEEDS[split] + 1)
+        core = [fn.__name__ for fn in CORE_TOOLS]
+        tasks = []
+        for index, (template, (chain, question)) in enumerate(self._problems(split)):
+            tools = core + sorted(distractors.sample([fn.__name__ for fn in DISTRACTOR_TOOLS], 2)) if ood else core
             tasks.append(
                 Task(
-                    id=f"calculator/{split}/{len(tasks):05d}",
+                    id=f"calculator/{split}/{index:05d}",
                     domain="calculator",
                     split=split,
                     question=question + " Use the tools for every calculation and give the final answer in \\boxed{}.",
                     tools=tuple(tools),
                     expected={"kind": "number", "answer": chain.value},
-                    reference=Reference(tuple(chain.calls), answer),
-                    tags=(template.__name__.lstrip("_"), f"steps:{len(chain.calls)}")
-                    + (("distractors",) if ood else ()),
+                    reference=Reference(tuple(chain.calls), format_result(chain.value)),
+                    tags=(template, f"steps:{len(chain.calls)}") + (("distractors",) if ood else ()),
                 )
             )
         return tasks

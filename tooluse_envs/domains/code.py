@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import ExecResult, ExecStatus, Limits, SandboxPool
-from tooluse_envs.domain import Domain, Session
+from tooluse_envs.domain import Domain, Session, draw_distinct
 from tooluse_envs.domains.code_problems import ID_TEMPLATES, OOD_TEMPLATES, Problem
 from tooluse_envs.errors import TaskError
 from tooluse_envs.tasks import Reference, ReferenceCall, Task
@@ -125,6 +125,10 @@ def run_reference(problem: Problem) -> str:
     return out.getvalue().strip()
 
 
+def _problem_key(problem: Problem) -> str:
+    return problem.question + "".join(problem.files.values())
+
+
 class CodeDomain(Domain):
     """Python execution in a sandbox; the pool is shared by every Code env of the process."""
 
@@ -141,24 +145,15 @@ class CodeDomain(Domain):
     def open(self, task: Task) -> Session:
         return CodeSession(task, self.task_tools(task), shared_pool(self.backend, self.pool_size))
 
-    def generate(self, split: str) -> list[Task]:
+    def _problems(self, split: str) -> list[tuple[str, Problem]]:
+        """(template, problem) for a split; test splits skip train's problems."""
         rng = random.Random(SPLIT_SEEDS[split])
         templates = OOD_TEMPLATES if split == "test_ood" else ID_TEMPLATES
-        seen = set() if split != "test_id" else {t.question for t in self.generate("train")}
-        tasks: list[Task] = []
-        misses = 0
-        while len(tasks) < SPLIT_SIZES[split]:
-            template = templates[len(tasks) % len(templates)]
-            problem = template(rng)
-            key = problem.question + "".join(problem.files.values())
-            if key in seen:
-                misses += 1
-                if misses > 10_000:
-                    raise RuntimeError(f"{template.__name__} cannot produce enough distinct problems")
-                continue
-            seen.add(key)
-            tasks.append(self._task(split, len(tasks), template.__name__, problem))
-        return tasks
+        taken = None if split == "train" else {_problem_key(p) for _, p in self._problems("train")}
+        return draw_distinct(templates, SPLIT_SIZES[split], lambda t: t(rng), key=_problem_key, taken=taken)
+
+    def generate(self, split: str) -> list[Task]:
+        return [self._task(split, i, template, problem) for i, (template, problem) in enumerate(self._problems(split))]
 
     @staticmethod
     def _task(split: str, index: int, template: str, problem: Problem) -> Task:
