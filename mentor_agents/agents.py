@@ -1,0 +1,275 @@
+"""Agents for evaluation, built from an ``--agent`` spec string.
+
+``oracle`` (replays the teacher's reference), ``no-tool`` (answers at once) and ``random`` (random
+tools with schema-shaped random arguments, then a guess) drive the env directly: they need no model,
+tokenizer or torch, so the baselines of the leaderboard cost milliseconds per episode. ``tiny``,
+``smollm2-135m``, ``hf:<path or run dir>`` and ``openai:<base_url>#<model>`` wrap a ``Policy`` and play
+through ``mentor_agents.rollout.rollout``, exactly as training does.
+
+An agent turns a list of :class:`EpisodeRequest` into per-episode rows (plain dicts, the lines of the
+episodes JSONL). Every request carries its own seed, so a row depends only on its request (and, for
+model agents, on the fixed batch it was played in), never on which process or worker ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tooluse_envs.oracle import no_tool_action, reference_actions
+from tooluse_envs.parsing import render_turn
+
+SCRIPTED = ("oracle", "no-tool", "random")
+MODELS = ("tiny", "smollm2-135m")
+AGENT_HELP = "oracle | no-tool | random | tiny | smollm2-135m | hf:<path or run dir> | openai:<base_url>#<model>"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A parsed ``--agent`` value. ``target`` is the path (hf) or base URL (openai); ``model`` the
+    served model name (openai)."""
+
+    kind: str
+    target: str = ""
+    model: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> AgentSpec:
+        if text in SCRIPTED or text in MODELS:
+            return cls(text)
+        if text.startswith("hf:") and len(text) > 3:
+            return cls("hf", text[3:])
+        if text.startswith("openai:"):
+            base, sep, model = text[len("openai:") :].partition("#")
+            if not sep or not base or not model:
+                raise ValueError(f"--agent {text!r}: expected openai:<base_url>#<model>")
+            return cls("openai", base, model)
+        raise ValueError(f"unknown agent {text!r}; choose one of {AGENT_HELP}")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "hf":
+            return f"hf:{self.target}"
+        if self.kind == "openai":
+            return f"openai:{self.model}"
+        return self.kind
+
+    @property
+    def scripted(self) -> bool:
+        return self.kind in SCRIPTED
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """Sampling and batching for model agents (scripted agents ignore them)."""
+
+    temperature: float = 0.0
+    """0 is greedy; use > 0 with ``--samples k`` > 1 so samples differ."""
+    top_p: float = 1.0
+    """Nucleus sampling mass."""
+    max_new_tokens: int = 256
+    """Longest assistant turn."""
+    batch_size: int = 8
+    """Episodes played together in one rollout (a model agent's unit of work)."""
+
+
+@dataclass(frozen=True)
+class EpisodeRequest:
+    """One episode to play: which task, which sample of it, and the seed that makes it reproducible."""
+
+    env_id: str
+    split: str
+    task_id: str
+    sample: int
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.env_id, self.split, self.task_id, self.sample)
+
+
+def episode_row(request: EpisodeRequest, episode: dict, reward: float, components: dict, tokens: int, wall: float):
+    """The JSONL row of a finished episode (tool-call arguments left out: names and validity suffice)."""
+    calls = [{k: c[k] for k in ("name", "known", "valid", "turn")} for c in episode["tool_calls"]]
+    return {
+        "env_id": request.env_id,
+        "split": request.split,
+        "task_id": request.task_id,
+        "sample": request.sample,
+        "seed": request.seed,
+        "success": bool(episode["success"]),
+        "reward": float(reward),
+        "reward_components": components,
+        "answer": episode["answer"]
+        if isinstance(episode["answer"], str) or episode["answer"] is None
+        else str(episode["answer"]),
+        "tool_calls": calls,
+        "invalid_calls": int(episode["invalid_calls"]),
+        "turns": int(episode["turns"]),
+        "truncated": bool(episode["truncated"]),
+        "generated_tokens": int(tokens),
+        "wall_s": wall,
+    }
+
+
+class ScriptedAgent:
+    """oracle / no-tool / random, one episode at a time on the first env given."""
+
+    independent = True
+    batch_size = 16
+
+    def __init__(self, kind: str) -> None:
+        if kind not in SCRIPTED:
+            raise ValueError(f"not a scripted agent: {kind!r}")
+        self.kind = kind
+
+    def play(self, envs: list[Any], requests: list[EpisodeRequest]) -> Iterator[dict]:
+        env = envs[0]
+        for request in requests:
+            start = time.perf_counter()
+            _, info = env.reset(seed=request.seed, options={"task_id": request.task_id})
+            rng = np.random.default_rng(request.seed)
+            n_calls = int(rng.integers(1, 4))  # random agent: 1-3 tool turns before its guess
+            obs, turn = "", 0
+            while True:
+                action = self._action(env.unwrapped.task, info, obs, turn, n_calls, rng)
+                obs, reward, terminated, truncated, step_info = env.step(action)
+                turn += 1
+                if terminated or truncated:
+                    break
+            wall = time.perf_counter() - start
+            yield episode_row(request, step_info["episode"], reward, step_info["reward_components"], 0, wall)
+
+    def _action(self, task: Any, info: dict, obs: str, turn: int, n_calls: int, rng: np.random.Generator) -> str:
+        if self.kind == "oracle":
+            actions = reference_actions(task.reference)
+            return actions[min(turn, len(actions) - 1)]
+        if self.kind == "no-tool":
+            return no_tool_action()
+        return random_action(info["tools"], obs, turn, n_calls, rng)
+
+
+def random_action(tools: list[dict], obs: str, turn: int, n_calls: int, rng: np.random.Generator) -> str:
+    """A random tool with schema-shaped arguments on the first ``n_calls`` turns, then a guess.
+
+    The guess is the last number the tools returned (a plausible, uninformed answer), else a random
+    integer. All randomness comes from the episode's own generator, so a seed replays the episode.
+    """
+    if tools and turn < n_calls:
+        fn = tools[int(rng.integers(len(tools)))]["function"]
+        args = random_value(fn.get("parameters", {"type": "object"}), rng)
+        return render_turn("", [(fn["name"], args if isinstance(args, dict) else {})])
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", obs)
+    guess = numbers[-1] if numbers else str(int(rng.integers(0, 100)))
+    return f"My guess is \\boxed{{{guess}}}."
+
+
+_WORDS = ("alpha", "paris", "42", "data", "report", "user", "2024", "blue", "search", "value")
+
+
+def random_value(schema: dict[str, Any], rng: np.random.Generator, depth: int = 0) -> Any:
+    """A random JSON value shaped like ``schema`` (types, enums, bounds, required keys), not
+    necessarily valid: random agents should also make the mistakes a weak model makes."""
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][int(rng.integers(len(schema["enum"])))]
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = kind[int(rng.integers(len(kind)))]
+    if kind == "object" and depth < 3:
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        return {
+            name: random_value(sub, rng, depth + 1)
+            for name, sub in props.items()
+            if name in required or rng.random() < 0.3
+        }
+    if kind == "array" and depth < 3:
+        return [random_value(schema.get("items", {}), rng, depth + 1) for _ in range(int(rng.integers(1, 4)))]
+    if kind == "integer":
+        lo, hi = int(schema.get("minimum", -10)), int(schema.get("maximum", 100))
+        return int(rng.integers(lo, max(lo, hi) + 1))
+    if kind == "number":
+        lo, hi = float(schema.get("minimum", -10)), float(schema.get("maximum", 100))
+        return round(float(rng.uniform(lo, max(lo, hi))), 2)
+    if kind == "boolean":
+        return bool(rng.random() < 0.5)
+    if kind == "null":
+        return None
+    return _WORDS[int(rng.integers(len(_WORDS)))]
+
+
+class ModelAgent:
+    """A ``Policy`` played through the rollout engine, ``batch_size`` episodes per rollout.
+
+    Batched generation pads prompts together, so an episode depends on its batch: requests are grouped
+    into fixed batches by the evaluator (``independent = False``) and a batch is always replayed whole.
+    """
+
+    independent = False
+
+    def __init__(self, policy: Any, tokenizer: Any, options: AgentOptions) -> None:
+        self.policy, self.tokenizer, self.options = policy, tokenizer, options
+        self.batch_size = options.batch_size
+
+    def play(self, envs: list[Any], requests: list[EpisodeRequest]) -> Iterator[dict]:
+        from mentor_agents.policies.base import SamplingParams
+        from mentor_agents.rollout import rollout
+
+        o = self.options
+        sampling = SamplingParams(o.temperature, o.top_p, o.max_new_tokens)
+        start = time.perf_counter()
+        trajs = rollout(
+            envs[: len(requests)],
+            self.policy,
+            self.tokenizer,
+            sampling,
+            [r.task_id for r in requests],
+            requests[0].seed,
+        )
+        wall = (time.perf_counter() - start) / len(requests)
+        for request, traj in zip(requests, trajs, strict=True):
+            yield episode_row(request, traj.episode, traj.reward, traj.reward_components, traj.generated_tokens, wall)
+
+
+def _hf_path(target: str) -> str:
+    """A model directory, or a training run directory holding ``final_model/``."""
+    path = Path(target)
+    if (path / "final_model" / "config.json").is_file():
+        return str(path / "final_model")
+    return str(path)
+
+
+def build_agent(spec: AgentSpec, options: AgentOptions | None = None, seed: int = 0) -> ScriptedAgent | ModelAgent:
+    """The agent a spec names. Model agents import torch here, so scripted runs never do."""
+    options = options or AgentOptions()
+    if spec.scripted:
+        return ScriptedAgent(spec.kind)
+    if spec.kind == "openai":
+        from mentor_agents.policies.openai import OpenAIPolicy
+        from mentor_agents.tokenizer import load_tiny_tokenizer
+
+        # the rollout renders prompts with a tokenizer even for message-level policies; any will do
+        return ModelAgent(OpenAIPolicy(spec.model, base_url=spec.target), load_tiny_tokenizer(), options)
+    from mentor_agents.models import load_preset
+    from mentor_agents.policies.hf import HFPolicy
+
+    preset = f"hf:{_hf_path(spec.target)}" if spec.kind == "hf" else spec.kind
+    model, tokenizer = load_preset(preset, seed=seed)
+    return ModelAgent(HFPolicy(model, tokenizer, batch_size=options.batch_size), tokenizer, options)
+
+
+def describe(spec: AgentSpec) -> dict[str, Any]:
+    """What the results file records about the agent (JSON-ready)."""
+    out: dict[str, Any] = {"spec": spec.label, "kind": spec.kind}
+    if spec.kind == "hf":
+        run_json = Path(spec.target) / "run.json"
+        if run_json.is_file():
+            out["run"] = json.loads(run_json.read_text())
+    return out

@@ -1,0 +1,111 @@
+"""``mentor``: train a student with SFT, GRPO (MENTOR or another reward) or SFT then GRPO.
+
+mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
+mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
+mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
+mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
+mentor leaderboard runs/*.json --out leaderboard/
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mentor_agents.eval_cli import add_eval_commands
+
+RL_METHODS = ("sparse", "mentor", "strict", "toolrl", "mentor_partial", "mentor_f1", "mentor_no_match")
+METHODS = ("sft", *RL_METHODS, *(f"sft+{m}" for m in RL_METHODS))
+
+
+def apply_overrides(config: Any, overrides: list[str]) -> Any:
+    """``key=value`` strings onto a dataclass, cast to each field's type; unknown keys are skipped
+    here because one list serves both configs, but a key no config knows is an error (see ``main``)."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key in fields:
+            kind = type(getattr(config, key))
+            changes[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return dataclasses.replace(config, **changes)
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    from mentor_agents.grpo import GRPOConfig
+    from mentor_agents.sft import SFTConfig
+
+    known = {f.name for c in (GRPOConfig, SFTConfig) for f in dataclasses.fields(c)}
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or key not in known:
+            raise SystemExit(f"--set {item!r}: expected key=value with key one of {sorted(known)}")
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Run the requested method; returns the directory of the final model."""
+    import torch
+
+    from mentor_agents.grpo import GRPOConfig, train_grpo
+    from mentor_agents.models import load_preset
+    from mentor_agents.sft import SFTConfig, train_sft
+    from mentor_agents.teachers import OracleTeacher
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _check_overrides(args.set)
+    out = Path(args.out)
+    model, tokenizer = load_preset(args.preset, seed=args.seed)
+    sft_part, _, rl_part = args.method.partition("+") if "+" in args.method else ("", "", args.method)
+    if args.method == "sft":
+        sft_part, rl_part = "sft", ""
+    if sft_part:
+        sft_cfg = apply_overrides(SFTConfig(steps=args.sft_steps if rl_part else args.steps, seed=args.seed), args.set)
+        conversations = OracleTeacher(args.env, split="train").conversations()
+        sft_out = out / "sft" if rl_part else out
+        model = train_sft(sft_cfg, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
+    if rl_part:
+        base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
+        grpo_cfg = apply_overrides(base, args.set)
+        grpo_out = out / "grpo" if sft_part else out
+        model = train_grpo(grpo_cfg, model, tokenizer, grpo_out, args.resume, not args.quiet)
+    final = out / "final_model"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if k != "func"}, indent=1))
+    return final
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mentor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a student")
+    t.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path>")
+    t.add_argument("--method", default="mentor", choices=METHODS)
+    t.add_argument("--env", default="tooluse/Calculator-v0")
+    t.add_argument("--steps", type=int, default=20, help="GRPO steps (SFT steps for --method sft)")
+    t.add_argument("--sft-steps", type=int, default=200, help="SFT steps before GRPO for sft+<method>")
+    t.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, final_model)")
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=train)
+    add_eval_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

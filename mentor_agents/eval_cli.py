@@ -1,0 +1,109 @@
+"""``mentor eval`` and ``mentor leaderboard``.
+
+mentor eval --agent oracle --env paper --episodes 50 --out runs/oracle.json
+mentor eval --agent random --env tooluse/SQL-v0 --split test_ood --samples 4 --seed 1 --out runs/random-sql.json
+mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --out runs/tiny-mentor.json
+mentor leaderboard runs/*.json --out leaderboard/
+
+``add_eval_commands(subparsers)`` registers both on the ``mentor`` parser; this module also runs on
+its own: ``python -m mentor_agents.eval_cli eval ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mentor_agents.agents import AGENT_HELP, AgentOptions
+
+
+def run_eval(args: argparse.Namespace) -> str:
+    from mentor_agents.evaluate import EvalConfig, ResumeMismatch, run_evaluation
+
+    options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
+    config = EvalConfig(
+        agent=args.agent,
+        envs=args.env,
+        splits=args.split,
+        episodes=args.episodes,
+        samples=args.samples,
+        seed=args.seed,
+        reward=args.reward,
+        max_turns=args.max_turns,
+        options=options,
+        out=args.out,
+        ray=args.ray,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    try:
+        results = run_evaluation(config, overwrite=args.overwrite)
+    except (ResumeMismatch, ValueError) as exc:
+        raise SystemExit(f"mentor eval: {exc}") from exc
+    for slot in results["results"]:
+        m, k = slot["metrics"], str(args.samples)
+        print(
+            f"{slot['label']:<20} success {m['success']:.3f}  pass@{k} {m['pass_at_k'][k]:.3f}"
+            f"  reward {m['reward_mean']:.3f}  calls/task {m['tool_calls_per_task']:.2f}"
+            f"  invalid {m['invalid_call_rate']:.3f}  JS-sim {m['js_similarity']:.3f}",
+            file=sys.stderr,
+        )
+    return args.out
+
+
+def run_leaderboard(args: argparse.Namespace) -> str:
+    from mentor_agents.leaderboard import build_leaderboard
+
+    paths = build_leaderboard(args.runs, args.out, title=args.title)
+    return json.dumps({k: str(v) for k, v in paths.items()})
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("eval", help="evaluate an agent on envs x splits (resumable)")
+    e.add_argument("--agent", required=True, help=AGENT_HELP)
+    e.add_argument("--env", nargs="+", default=["paper"], help="env ids and/or protocols: paper, cross-domain[/<d>]")
+    e.add_argument("--split", nargs="+", default=None, help="splits (default: the protocol's, or test_id test_ood)")
+    e.add_argument("--episodes", type=int, default=None, help="first N tasks of each env x split (default: all)")
+    e.add_argument("--samples", type=int, default=1, help="samples per task (k of pass@k, pass^k)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--reward", default="outcome", help="reward reported besides success (a tooluse_envs reward)")
+    e.add_argument("--max-turns", type=int, default=8)
+    e.add_argument("--temperature", type=float, default=0.0, help="model agents; >0 with --samples > 1")
+    e.add_argument("--top-p", type=float, default=1.0)
+    e.add_argument("--max-new-tokens", type=int, default=256)
+    e.add_argument("--batch-size", type=int, default=8, help="episodes per rollout batch (model agents)")
+    e.add_argument("--out", required=True, help="results JSON; episodes stream to <out>.episodes.jsonl")
+    e.add_argument("--overwrite", action="store_true", help="discard an existing episodes file instead of resuming")
+    e.add_argument("--ray", action="store_true", help="run episodes on Ray actors (local cluster)")
+    e.add_argument("--ray-address", default=None, help="connect to this Ray cluster (implies --ray)")
+    e.add_argument("--workers", type=int, default=2, help="Ray actors")
+    e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    e.set_defaults(func=run_eval)
+
+
+def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser("leaderboard", help="Markdown, HTML and a PNG from results JSON files")
+    b.add_argument("runs", nargs="+", help="results JSON files (runs/*.json)")
+    b.add_argument("--out", required=True, help="directory for leaderboard.md, leaderboard.html, similarity.png")
+    b.add_argument("--title", default="tooluse-mentor leaderboard")
+    b.set_defaults(func=run_leaderboard)
+
+
+def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``eval`` and ``leaderboard`` on the ``mentor`` command's subparsers."""
+    _add_eval(subparsers)
+    _add_leaderboard(subparsers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mentor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_eval_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    print(args.func(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

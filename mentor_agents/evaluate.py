@@ -1,0 +1,389 @@
+"""``mentor eval``: play an agent on envs x splits, write per-episode JSONL and a results JSON.
+
+Why it is built this way:
+
+* Every episode is a request keyed by (env, split, task_id, sample) with a seed derived from those
+  and the run seed (sha256, not Python's salted ``hash``), so an episode's outcome depends only on
+  its key: local, Ray and resumed runs produce the same rows.
+* Rows are appended to ``<out>.episodes.jsonl`` and flushed as they finish; its first line records the
+  config. Rerunning with the same ``--out`` skips the keys already there (a torn last line from a kill is
+  dropped), so nothing is lost or counted twice; a different config is refused rather than mixed in.
+* Metrics are computed at the end from the rows (``eval_metrics``), independent of finishing order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe
+from mentor_agents.eval_metrics import slot_metrics
+from tooluse_envs.protocols import Slot, get_protocols
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "results.schema.json"
+SCHEMA_VERSION = "1"
+DEFAULT_SPLITS = ("test_id", "test_ood")
+SPLIT_LABELS = {"test_id": "ID", "test_ood": "OOD", "train": "train"}
+
+
+class ResumeMismatch(ValueError):
+    """The episodes file at ``--out`` was written by a run with another config."""
+
+
+@dataclass
+class EvalConfig:
+    """One evaluation run. Everything except ``out``, ``ray*`` and ``progress`` defines the results."""
+
+    agent: str
+    """An ``--agent`` spec (see ``mentor_agents.agents``)."""
+    envs: list[str] = field(default_factory=lambda: ["paper"])
+    """Env ids, or protocol names (paper, cross-domain, cross-domain/<domain>) for their evaluate slots."""
+    splits: list[str] | None = None
+    """Splits to play; None: the protocol's, or test_id and test_ood for plain env ids."""
+    episodes: int | None = None
+    """First N tasks of each env x split (None: all)."""
+    samples: int = 1
+    """Samples per task (k of pass@k)."""
+    seed: int = 0
+    """Run seed; each episode's seed is derived from it and the episode's key."""
+    reward: str = "outcome"
+    """Reward reported besides success (a name from tooluse_envs.rewards.REWARDS)."""
+    max_turns: int = 8
+    """Assistant turns before an episode is truncated."""
+    options: AgentOptions = field(default_factory=AgentOptions)
+    """Sampling and batching of model agents."""
+    out: str = "runs/eval.json"
+    """Results JSON; episodes go to the same name with ``.episodes.jsonl``."""
+    ray: bool = False
+    """Run episodes on Ray actors (a local cluster unless ``ray_address``)."""
+    ray_address: str | None = None
+    """Address of an existing Ray cluster."""
+    workers: int = 2
+    """Ray actors."""
+    ray_crash_marker: str | None = None
+    """Testing hook: the first Ray actor that finds this file deletes it and dies (see distributed)."""
+    progress: bool = True
+    """tqdm progress bar."""
+
+    def fingerprint(self, spec: AgentSpec, slots: list[Slot]) -> dict[str, Any]:
+        """The part of the config results depend on: what a resumed run must match."""
+        out: dict[str, Any] = {
+            "agent": spec.label,
+            "slots": [{"env_id": s.env_id, "split": s.split, "kwargs": s.kwargs} for s in slots],
+            "episodes": self.episodes,
+            "samples": self.samples,
+            "seed": self.seed,
+            "reward": self.reward,
+            "max_turns": self.max_turns,
+        }
+        if not spec.scripted:
+            out["options"] = asdict(self.options)
+        return json.loads(json.dumps(out))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Episodes played together: one per task for scripted agents, a fixed batch for model agents."""
+
+    slot_index: int
+    slot: Slot
+    requests: tuple[EpisodeRequest, ...]
+
+
+def resolve_slots(envs: list[str], splits: list[str] | None) -> list[Slot]:
+    """Protocol names expand to their evaluate slots (filtered by ``splits``); env ids get ``splits``."""
+    import tooluse_envs
+
+    slots: list[Slot] = []
+    for name in envs:
+        if name in tooluse_envs.ENV_IDS:
+            slots += [Slot(name, split) for split in splits or DEFAULT_SPLITS if _has_tasks(name, split)]
+        elif name.startswith(("tooluse/", "tooluse_envs:")):
+            raise ValueError(f"unknown env id {name!r}; choose from {', '.join(tooluse_envs.ENV_IDS)}")
+        else:
+            slots += [s for p in get_protocols(name) for s in p.evaluate if splits is None or s.split in splits]
+    unique = list({json.dumps(asdict(s), sort_keys=True): s for s in slots}.values())
+    if not unique:
+        raise ValueError(f"no env x split to evaluate for envs={envs} splits={splits}")
+    return unique
+
+
+def _has_tasks(env_id: str, split: str) -> bool:
+    import tooluse_envs
+    from tooluse_envs.tasks import load_tasks
+
+    try:
+        return bool(load_tasks(tooluse_envs.ENV_IDS[env_id], split))
+    except (FileNotFoundError, OSError):
+        return False
+
+
+def make_env(slot: Slot, config: EvalConfig) -> Any:
+    import gymnasium as gym
+
+    import tooluse_envs
+
+    gym.register_envs(tooluse_envs)
+    return gym.make(slot.env_id, split=slot.split, reward=config.reward, max_turns=config.max_turns, **slot.kwargs)
+
+
+def derive_seed(seed: int, *key: object) -> int:
+    """A 31-bit seed from the run seed and an episode key, stable across processes and machines."""
+    digest = hashlib.sha256(json.dumps([seed, *key]).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+@dataclass
+class TaskSet:
+    """The tasks each slot plays, the teacher's tool-call counts on them, and the set's hash."""
+
+    tasks: list[list[Any]]
+    """Per slot, in the order of the slots."""
+    teacher: list[Counter[str]]
+    sha256: str
+
+
+def load_task_set(slots: list[Slot], config: EvalConfig) -> TaskSet:
+    tasks: list[list[Any]] = []
+    teacher: list[Counter[str]] = []
+    digest = hashlib.sha256()
+    for slot in slots:
+        env = make_env(slot, config)
+        chosen = list(env.unwrapped.tasks[: config.episodes])
+        env.close()
+        tasks.append(chosen)
+        teacher.append(Counter(c.name for t in chosen for c in t.reference.tool_calls))
+        head = {"env_id": slot.env_id, "split": slot.split, "kwargs": slot.kwargs}
+        digest.update(json.dumps(head, sort_keys=True).encode())
+        for task in chosen:
+            digest.update(json.dumps(task.to_dict(), sort_keys=True, default=str).encode())
+    return TaskSet(tasks, teacher, digest.hexdigest())
+
+
+def make_units(slots: list[Slot], task_set: TaskSet, config: EvalConfig, batch: int) -> list[Unit]:
+    """Requests grouped into units of ``batch`` (fixed: a model batch must replay identically)."""
+    units = []
+    for index, (slot, tasks) in enumerate(zip(slots, task_set.tasks, strict=True)):
+        for sample in range(config.samples):
+            reqs = [
+                EpisodeRequest(
+                    slot.env_id,
+                    slot.split,
+                    t.id,
+                    sample,
+                    derive_seed(config.seed, slot.env_id, slot.split, t.id, sample),
+                )
+                for t in tasks
+            ]
+            units += [Unit(index, slot, tuple(reqs[i : i + batch])) for i in range(0, len(reqs), batch)]
+    return units
+
+
+class EpisodeLog:
+    """The append-only episodes JSONL: a header line with the config, then one row per episode."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        self.rows: dict[tuple, dict] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size:
+            self._load(header)
+        else:
+            path.write_text(json.dumps({"header": header}) + "\n")
+        self.resumed = len(self.rows)
+        self._fh = path.open("a", encoding="utf-8")
+
+    def _load(self, header: dict[str, Any]) -> None:
+        raw = self.path.read_bytes()
+        good = raw[: raw.rfind(b"\n") + 1]  # a kill mid-write leaves a torn last line: drop it
+        if len(good) != len(raw):
+            self.path.write_bytes(good)
+        lines = good.decode().splitlines()
+        found = json.loads(lines[0]).get("header") if lines else None
+        if found != header:
+            raise ResumeMismatch(
+                f"{self.path} holds episodes of another config; use another --out or --overwrite.\n"
+                f"  existing: {json.dumps(found, sort_keys=True)}\n  this run: {json.dumps(header, sort_keys=True)}"
+            )
+        for line in lines[1:]:
+            row = json.loads(line)
+            self.rows.setdefault(_key(row), row)
+
+    def write(self, row: dict) -> bool:
+        """Append ``row`` unless its key is already logged; flushed so a kill loses nothing written."""
+        key = _key(row)
+        if key in self.rows:
+            return False
+        self.rows[key] = row
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()  # enough for a killed process; fsync would guard power loss at ~ms per episode
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _key(row: dict) -> tuple[str, str, str, int]:
+    return (row["env_id"], row["split"], row["task_id"], int(row["sample"]))
+
+
+def episodes_path(out: str | Path) -> Path:
+    """``runs/x.json`` -> ``runs/x.episodes.jsonl`` (so ``runs/*.json`` globs never pick it up)."""
+    out = Path(out)
+    stem = out.name[: -len(".json")] if out.name.endswith(".json") else out.name
+    return out.with_name(stem + ".episodes.jsonl")
+
+
+def pending(units: list[Unit], done: dict[tuple, dict], independent: bool) -> list[Unit]:
+    """Units with episodes still missing; batch-dependent units are replayed whole (rows deduplicated)."""
+    out = []
+    for unit in units:
+        missing = tuple(r for r in unit.requests if r.key not in done)
+        if missing:
+            out.append(Unit(unit.slot_index, unit.slot, missing if independent else unit.requests))
+    return out
+
+
+def play_local(units: list[Unit], config: EvalConfig, agent: Any) -> Iterator[dict]:
+    """Play units in this process, one set of envs per slot, streaming rows as they finish."""
+    envs: dict[int, list[Any]] = {}
+    try:
+        for unit in units:
+            if unit.slot_index not in envs:
+                n = 1 if agent.independent else agent.batch_size
+                envs[unit.slot_index] = [make_env(unit.slot, config) for _ in range(n)]
+            yield from agent.play(envs[unit.slot_index], list(unit.requests))
+    finally:
+        for group in envs.values():
+            for env in group:
+                env.close()
+
+
+def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any]:
+    """Evaluate, resuming from ``config.out``'s episodes file; returns (and writes) the results dict."""
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    spec = AgentSpec.parse(config.agent)
+    slots = resolve_slots(config.envs, config.splits)
+    task_set = load_task_set(slots, config)
+    header = {
+        "schema_version": SCHEMA_VERSION,
+        "config": config.fingerprint(spec, slots),
+        "task_set_sha256": task_set.sha256,
+    }
+    path = episodes_path(config.out)
+    if overwrite and path.exists():
+        path.unlink()
+    log = EpisodeLog(path, header)
+    batch = 16 if spec.scripted else config.options.batch_size
+    units = make_units(slots, task_set, config, batch)
+    todo = pending(units, log.rows, independent=spec.scripted)
+    n_todo = sum(len(u.requests) for u in todo)
+    bar = tqdm(total=n_todo, desc=f"eval {spec.label}", unit="ep", disable=not config.progress)
+    try:
+        if todo:
+            rows = _execute(todo, config, spec)
+            for row in rows:
+                log.write(row)
+                bar.update(1)
+    finally:
+        bar.close()
+        log.close()
+    results = build_results(config, spec, slots, task_set, log, time.perf_counter() - start)
+    write_results(results, Path(config.out))
+    return results
+
+
+def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator[dict]:
+    if config.ray or config.ray_address:
+        from mentor_agents.distributed import RayEvalConfig, play_on_ray
+
+        ray_cfg = RayEvalConfig(config.ray_address, config.workers, crash_marker=config.ray_crash_marker)
+        return play_on_ray(units, config, ray_cfg)
+    agent = build_agent(spec, config.options, seed=config.seed)
+    return play_local(units, config, agent)
+
+
+def build_results(
+    config: EvalConfig, spec: AgentSpec, slots: list[Slot], task_set: TaskSet, log: EpisodeLog, wall: float
+) -> dict[str, Any]:
+    """The results document (see ``schemas/results.schema.json``)."""
+    results = []
+    for index, slot in enumerate(slots):
+        wanted = {t.id for t in task_set.tasks[index]}
+        rows = [
+            r
+            for k, r in sorted(log.rows.items())
+            if k[0] == slot.env_id and k[1] == slot.split and k[2] in wanted and k[3] < config.samples
+        ]
+        name = slot.env_id.split("/")[-1].rsplit("-v", 1)[0]
+        results.append(
+            {
+                "env_id": slot.env_id,
+                "split": slot.split,
+                "kwargs": json.loads(json.dumps(slot.kwargs)),
+                "label": f"{name} {SPLIT_LABELS.get(slot.split, slot.split)}",
+                "metrics": slot_metrics(rows, task_set.teacher[index], config.samples),
+            }
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "project": {"name": "tooluse-mentor", "version": _version("tooluse-mentor")},
+        "versions": dependency_versions(),
+        "agent": describe(spec),
+        "config": config.fingerprint(spec, slots),
+        "env_ids": sorted({s.env_id for s in slots}),
+        "task_set_sha256": task_set.sha256,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "execution": {
+            "backend": "ray" if (config.ray or config.ray_address) else "local",
+            "workers": config.workers if (config.ray or config.ray_address) else 1,
+            "resumed_episodes": log.resumed,
+            "wall_s": wall,
+        },
+        "episodes_file": episodes_path(config.out).name,
+        "results": results,
+    }
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        if dist == "tooluse-mentor":
+            import tooluse_envs
+
+            return tooluse_envs.__version__
+        return None
+
+
+def dependency_versions() -> dict[str, str | None]:
+    """Python and the main dependencies (read from metadata, so nothing heavy is imported)."""
+    names = ("gymnasium", "numpy", "jsonschema", "torch", "transformers", "ray")
+    return {"python": platform.python_version(), **{n: _version(n) for n in names}}
+
+
+def validate_results(results: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``results`` matches the shipped schema."""
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(results)
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    """Validate, then write atomically (a kill never leaves a half-written results file)."""
+    validate_results(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1) + "\n")
+    tmp.replace(out)

@@ -1,0 +1,195 @@
+"""GRPO with MENTOR rewards, readable top to bottom: collect groups → advantages → one PPO epoch → log.
+
+For each step: take ``prompts_per_step`` tasks, play ``group_size`` rollouts of each (temperature 0.6,
+top-p 0.95, at most ``max_turns`` turns), score them with the reward named by ``reward`` (computed by the
+env), normalise rewards within each group, then one PPO epoch over the batch with gradient
+accumulation: clipped ratio loss + KL to the frozen initial model (k3) - entropy bonus, token-mean over
+sampled tokens only (prompt and tool-response tokens have ``loss_mask`` 0). Defaults follow
+shared/MENTOR.md, scaled down so the ``tiny`` preset trains on a CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from mentor_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mentor_agents.losses import group_advantages, grpo_loss
+from mentor_agents.metrics import MetricsLog, plot_metrics, rollout_metrics
+from mentor_agents.policies.base import SamplingParams
+from mentor_agents.policies.hf import HFPolicy
+from mentor_agents.rollout import Trajectory, make_envs, rollout
+from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens
+
+
+@dataclass
+class GRPOConfig:
+    """GRPO hyper-parameters (MENTOR's value in brackets where it differs)."""
+
+    env_id: str = "tooluse/Calculator-v0"
+    """Environment id."""
+    split: str = "train"
+    """Task split to train on."""
+    reward: str = "mentor"
+    """Reward name from tooluse_envs.rewards.REWARDS, passed to the env."""
+    steps: int = 20
+    """Optimizer steps (one PPO epoch each)."""
+    prompts_per_step: int = 4
+    """Tasks per step [32]."""
+    group_size: int = 4
+    """Rollouts per task [10]."""
+    lr: float = 1e-4
+    """AdamW learning rate [1e-6: the tiny model from scratch needs more]."""
+    warmup_steps: int = 0
+    """Linear warmup steps."""
+    clip: float = 0.2
+    """PPO ratio clip."""
+    kl_coef: float = 0.001
+    """Weight of the k3 KL to the frozen initial model (0 disables the reference model)."""
+    entropy_coef: float = 0.001
+    """Weight of the entropy bonus."""
+    temperature: float = 0.6
+    """Sampling temperature (the trainer scores at the same temperature)."""
+    top_p: float = 0.95
+    """Nucleus sampling."""
+    max_new_tokens: int = 96
+    """Tokens per assistant turn."""
+    max_turns: int = 5
+    """Assistant turns per episode."""
+    micro_batch: int = 8
+    """Trajectories per forward/backward (gradient accumulation over the batch)."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+    seed: int = 0
+    """Seeds the task order and every rollout (each step and turn gets its own derived seed)."""
+    checkpoint_every: int = 10
+    """Save a checkpoint every this many steps (and at the end)."""
+    eval_every: int = 0
+    """Greedy validation every this many steps (0: never), logged as ``val/*``."""
+    eval_split: str = "test_id"
+    """Split validated on."""
+    eval_tasks: int = 32
+    """Validation tasks (the split's first ones, so every validation is comparable)."""
+
+
+def task_order(env: Any, seed: int) -> list[str]:
+    """All task ids of the env, shuffled once by ``seed`` (the data cursor walks this list)."""
+    ids = [task.id for task in env.unwrapped.tasks]
+    random.Random(seed).shuffle(ids)
+    return ids
+
+
+def update(
+    model: Any,
+    ref_model: Any | None,
+    optimizer: Any,
+    trajs: list[Trajectory],
+    advantages: torch.Tensor,
+    cfg: GRPOConfig,
+) -> dict[str, float]:
+    """One PPO epoch over the batch: accumulate micro-batch gradients, then one optimizer step."""
+    device = next(model.parameters()).device
+    num_tokens = float(sum(max(0, sum(t.loss_mask[1:])) for t in trajs))
+    totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0}
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    for start in range(0, len(trajs), cfg.micro_batch):
+        chunk = trajs[start : start + cfg.micro_batch]
+        ids = pad_right([t.token_ids for t in chunk], 0, torch.long, device)
+        attn = pad_right([[1] * len(t.token_ids) for t in chunk], 0, torch.long, device)
+        mask = pad_right([t.loss_mask for t in chunk], 0, torch.float32, device)[:, 1:]
+        old = pad_right([t.old_logprobs for t in chunk], 0.0, torch.float32, device)[:, 1:]
+        logp, entropy = score_tokens(model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0)
+        ref_logp = None
+        if ref_model is not None:
+            with torch.no_grad():
+                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature)
+        adv = advantages[start : start + len(chunk)].to(device)
+        parts = grpo_loss(logp, old, adv, mask, ref_logp, entropy, cfg.clip, cfg.kl_coef, cfg.entropy_coef, num_tokens)
+        parts.loss.backward()
+        values = (parts.loss, parts.policy, parts.kl, parts.entropy, parts.clip_frac)
+        for key, value in zip(totals, values, strict=True):
+            totals[key] += float(value.detach())
+    totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+    optimizer.step()
+    return totals
+
+
+def validate(policy: HFPolicy, tokenizer: Any, envs: list[Any], cfg: GRPOConfig) -> dict[str, float]:
+    """Greedy rollouts on the first ``len(envs)`` tasks of the validation split (MENTOR validates greedy)."""
+    task_ids = [task.id for task in envs[0].unwrapped.tasks[: len(envs)]]
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=cfg.max_new_tokens)
+    trajs = rollout(envs[: len(task_ids)], policy, tokenizer, greedy, task_ids)
+    return {f"val/{key}": value for key, value in rollout_metrics(trajs).items()}
+
+
+def train_grpo(
+    cfg: GRPOConfig, model: Any, tokenizer: Any, out_dir: str | Path, resume: bool = False, progress: bool = True
+) -> Any:
+    """Run GRPO for ``cfg.steps`` steps, checkpointing under ``out_dir``; returns the trained model."""
+    out_dir = Path(out_dir)
+    policy = HFPolicy(model, tokenizer, dtype=torch.float32)
+    model = policy.model
+    optimizer = make_optimizer(model, cfg.lr)
+    scheduler = make_scheduler(optimizer, cfg.warmup_steps)
+    ref_path = out_dir / "reference_model.pt"
+    step, cursor = 0, 0
+    checkpoint = latest_checkpoint(out_dir) if resume else None
+    if checkpoint is not None:
+        step, cursor = load_checkpoint(checkpoint, model, optimizer, scheduler)
+    ref_model = None
+    if cfg.kl_coef > 0:  # the KL anchor is the model as training started (saved, so resume keeps it)
+        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+        if checkpoint is not None and ref_path.is_file():
+            ref_model.load_state_dict(torch.load(ref_path, map_location="cpu"))
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), ref_path)
+    batch = cfg.prompts_per_step * cfg.group_size
+    envs = make_envs(cfg.env_id, batch, split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+    order = task_order(envs[0], cfg.seed)
+    eval_envs = []
+    if cfg.eval_every:
+        eval_kwargs = dict(split=cfg.eval_split, reward=cfg.reward, max_turns=cfg.max_turns)
+        eval_envs = make_envs(cfg.env_id, cfg.eval_tasks, **eval_kwargs)
+    sampling = SamplingParams(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
+    log = MetricsLog(out_dir, resume_step=step)
+    if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
+        log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"grpo[{cfg.reward}]", disable=not progress)
+    while step < cfg.steps:
+        started = time.perf_counter()
+        # 1. collect: group_size rollouts of each of prompts_per_step tasks
+        tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
+        cursor += cfg.prompts_per_step
+        task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
+        trajs = rollout(envs, policy, tokenizer, sampling, task_ids, seed=cfg.seed * 1_000_003 + step)
+        rollout_time = time.perf_counter() - started
+        # 2. advantages: rewards normalised within each group
+        advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
+        # 3. one PPO epoch
+        stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
+        scheduler.step()
+        step += 1
+        # 4. log and checkpoint
+        row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
+        row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            row |= validate(policy, tokenizer, eval_envs, cfg)
+        log.write(row)
+        bar.update(1)
+        bar.set_postfix(reward=f"{row['reward_mean']:.3f}", success=f"{row['success']:.2f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
+    bar.close()
+    for env in envs + eval_envs:
+        env.close()
+    plot_metrics(log.path)
+    return model

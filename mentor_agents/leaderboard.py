@@ -1,0 +1,197 @@
+"""``mentor leaderboard``: results JSON files -> Markdown table, static HTML page and a PNG scatter.
+
+The HTML page is one self-contained file (inline CSS and a few lines of JS to sort columns; no
+network), so it can be attached to a CI run or opened from disk. ``#sort=<column>`` in the URL sorts
+on load, which is also how the headless-browser test checks that the script runs. The PNG is the
+paper's view of "strategic competence": the tool-name distribution's similarity to the teacher's
+(1 - JSD) against success, one point per run, with each env x split as a small marker.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mentor_agents.evaluate import validate_results
+
+
+@dataclass
+class Row:
+    """One run on the board."""
+
+    label: str
+    success: dict[str, float]
+    """Success per env x split label ("Calculator ID", "BFCL OOD", ...)."""
+    summary: dict[str, float] = field(default_factory=dict)
+    """Means over the run's slots (success, pass@k, tool calls, invalid rate, entropy, JS similarity)."""
+    similarity: dict[str, float] = field(default_factory=dict)
+    """JS similarity per slot label (for the scatter)."""
+    episodes: int = 0
+
+
+SUMMARY_COLUMNS = [
+    ("success", "Mean success", "{:.1%}"),
+    ("pass_at_k", "pass@k", "{:.1%}"),
+    ("pass_hat_k", "pass^k", "{:.1%}"),
+    ("tool_calls_per_task", "Calls/task", "{:.2f}"),
+    ("unique_tools_per_task", "Unique tools", "{:.2f}"),
+    ("invalid_call_rate", "Invalid calls", "{:.1%}"),
+    ("tool_entropy", "Tool entropy", "{:.2f}"),
+    ("js_similarity", "JS sim. to teacher", "{:.3f}"),
+]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def load_rows(paths: list[str | Path]) -> tuple[list[Row], list[str]]:
+    """Validated rows sorted by mean success (best first), and the slot columns in first-seen order."""
+    rows, columns = [], []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        validate_results(doc)
+        samples = doc["config"]["samples"]
+        slots = doc["results"]
+        for slot in slots:
+            if slot["label"] not in columns:
+                columns.append(slot["label"])
+        metrics = [s["metrics"] for s in slots]
+        summary = {key: _mean([m[key] for m in metrics]) for key, _, _ in SUMMARY_COLUMNS if "_k" not in key}
+        summary["pass_at_k"] = _mean([m["pass_at_k"][str(samples)] for m in metrics])
+        summary["pass_hat_k"] = _mean([m["pass_hat_k"][str(samples)] for m in metrics])
+        rows.append(
+            Row(
+                label=doc["agent"]["spec"] + (f" (k={samples})" if samples > 1 else ""),
+                success={s["label"]: s["metrics"]["success"] for s in slots},
+                summary=summary,
+                similarity={s["label"]: s["metrics"]["js_similarity"] for s in slots},
+                episodes=sum(m["n_episodes"] for m in metrics),
+            )
+        )
+        rows[-1].label = _unique(rows[-1].label, [r.label for r in rows[:-1]], Path(path).stem)
+    rows.sort(key=lambda r: -r.summary["success"])
+    return rows, columns
+
+
+def _unique(label: str, taken: list[str], stem: str) -> str:
+    return label if label not in taken else f"{label} [{stem}]"
+
+
+def _cells(row: Row, columns: list[str]) -> list[tuple[str, float | str]]:
+    """(text, sort value) per column."""
+    out: list[tuple[str, float | str]] = [(row.label, row.label)]
+    for col in columns:
+        value = row.success.get(col)
+        out.append(("–", -1.0) if value is None else (f"{value:.1%}", value))
+    for key, _, fmt in SUMMARY_COLUMNS:
+        out.append((fmt.format(row.summary[key]), row.summary[key]))
+    out.append((str(row.episodes), float(row.episodes)))
+    return out
+
+
+def headers(columns: list[str]) -> list[str]:
+    return ["Agent", *columns, *(title for _, title, _ in SUMMARY_COLUMNS), "Episodes"]
+
+
+def to_markdown(rows: list[Row], columns: list[str]) -> str:
+    head = headers(columns)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(text for text, _ in _cells(row, columns)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}th,td{padding:.35em .7em;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}th{cursor:pointer;background:#f4f4f4;user-select:none}
+th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}tr:hover td{background:#fafafa}
+caption{caption-side:bottom;padding-top:1em;color:#666;font-size:.9em;text-align:left}"""
+
+_SCRIPT = """(function(){
+const table=document.getElementById('board'), body=table.tBodies[0], ths=[...table.tHead.rows[0].cells];
+function sortBy(i, desc){
+  const rows=[...body.rows];
+  rows.sort((a,b)=>{const x=a.cells[i].dataset.v, y=b.cells[i].dataset.v;
+    const nx=parseFloat(x), ny=parseFloat(y);
+    const c=(isNaN(nx)||isNaN(ny))?x.localeCompare(y):nx-ny; return desc?-c:c;});
+  rows.forEach(r=>body.appendChild(r));
+  ths.forEach(t=>t.classList.remove('asc','desc')); ths[i].classList.add(desc?'desc':'asc');
+  table.dataset.sorted=ths[i].dataset.key+(desc?':desc':':asc');
+}
+ths.forEach((th,i)=>th.addEventListener('click',()=>sortBy(i, !th.classList.contains('desc'))));
+const m=location.hash.match(/sort=([^&]+)/);
+if(m){const i=ths.findIndex(t=>t.dataset.key===decodeURIComponent(m[1])); if(i>=0) sortBy(i, i>0);}
+})();"""
+
+
+def to_html(rows: list[Row], columns: list[str], title: str) -> str:
+    """A static page; ``data-v`` holds each cell's sort value, ``data-key`` each column's key."""
+    keys = ["agent", *columns, *(k for k, _, _ in SUMMARY_COLUMNS), "episodes"]
+    head = "".join(
+        f'<th data-key="{html.escape(k)}">{html.escape(h)}</th>' for k, h in zip(keys, headers(columns), strict=True)
+    )
+    body = []
+    for row in rows:
+        tds = "".join(f'<td data-v="{html.escape(str(v))}">{html.escape(t)}</td>' for t, v in _cells(row, columns))
+        body.append(f'<tr data-agent="{html.escape(row.label)}">{tds}</tr>')
+    note = (
+        "Success is pass@1 (mean over samples); pass@k and pass^k use the unbiased estimators at k = samples; "
+        "JS sim. is 1 - Jensen-Shannon divergence (base 2) of the tool-name distribution to the teacher's. "
+        "Click a column to sort."
+    )
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>\n"
+        f"<table id='board'><caption>{note}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>\n{chr(10).join(body)}\n</tbody></table>\n<script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def plot_similarity(rows: list[Row], path: Path) -> Path | None:
+    """Similarity to the teacher vs success; None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    markers = "osD^v<>p*h"
+    for i, row in enumerate(rows):
+        color = f"C{i % 10}"
+        for j, (col, sim) in enumerate(sorted(row.similarity.items())):
+            ax.scatter(sim, row.success[col], s=18, alpha=0.45, color=color, marker=markers[j % len(markers)])
+        x, y = row.summary["js_similarity"], row.summary["success"]
+        ax.scatter(x, y, s=90, color=color, edgecolor="black", zorder=3, label=row.label)
+        ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.set_xlabel("tool-distribution similarity to the teacher (1 - JSD)")
+    ax.set_ylabel("success (pass@1)")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.set_title("Strategic competence: similarity to the teacher vs success")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def build_leaderboard(paths: list[str | Path], out: str | Path, title: str = "tooluse-mentor leaderboard") -> dict:
+    """Write ``leaderboard.md``, ``leaderboard.html`` and (with matplotlib) ``similarity.png`` into ``out``."""
+    if not paths:
+        raise ValueError("no results files given")
+    rows, columns = load_rows(paths)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {"markdown": out / "leaderboard.md", "html": out / "leaderboard.html"}
+    written["markdown"].write_text(to_markdown(rows, columns))
+    written["html"].write_text(to_html(rows, columns, title))
+    png = plot_similarity(rows, out / "similarity.png")
+    if png is not None:
+        written["png"] = png
+    return written

@@ -1,0 +1,142 @@
+"""``HFPolicy``: batched sampling from a transformers causal LM, with the log-prob of every sampled token.
+
+A hand-written decode loop (KV cache, left padding) rather than ``model.generate`` because it lets us
+use a seeded ``torch.Generator`` (no global RNG), stop each row on its own EOS, and return the exact
+log-probs PPO needs without a second forward pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from mentor_agents.tokenizer import encode, render
+from mentor_agents.training import autocast
+
+
+def default_device_dtype() -> tuple[torch.device, torch.dtype]:
+    """bf16 on a GPU, fp32 on CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.bfloat16
+    return torch.device("cpu"), torch.float32
+
+
+def sample_next(
+    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample one token per row; return (tokens, log-probs under the temperature-scaled distribution).
+
+    Greedy when ``temperature == 0`` (log-probs then at temperature 1). Top-p only restricts what may
+    be sampled; the log-prob is of the untruncated distribution, the one the trainer recomputes.
+    """
+    logits = logits.float()
+    if temperature <= 0:
+        tokens = logits.argmax(-1)
+        return tokens, torch.log_softmax(logits, -1).gather(-1, tokens[:, None])[:, 0]
+    logp = torch.log_softmax(logits / temperature, -1)
+    probs = logp.exp()
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(-1, descending=True)
+        outside = sorted_probs.cumsum(-1) - sorted_probs > top_p  # keep the smallest set reaching top_p
+        sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return tokens, logp.gather(-1, tokens[:, None])[:, 0]
+
+
+class HFPolicy:
+    """A transformers model + tokenizer as a ``Policy`` (CPU or GPU, batched)."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        auto_device, auto_dtype = default_device_dtype()
+        self.device = torch.device(device) if device is not None else auto_device
+        # trainers pass dtype=torch.float32 (fp32 master weights; bf16 autocast on GPU)
+        self.model = model.to(self.device, dtype=dtype or auto_dtype)
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.stop_ids = {tokenizer.eos_token_id}
+        # transformers 5 renamed ``past_key_values`` to ``cache``; accept both
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # only the last position's logits are needed while sampling (a full [B, T, vocab] is huge)
+        keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
+        self._keep_last = {keep: 1} if keep else {}
+
+    def _ids(self, prompt: Prompt, tools: list[dict] | None = None) -> list[int]:
+        if prompt and isinstance(prompt[0], dict):
+            return encode(self.tokenizer, render(self.tokenizer, prompt, tools, generation_prompt=True))  # type: ignore[arg-type]
+        return list(prompt)  # type: ignore[arg-type]
+
+    def generate(
+        self, prompts: list[Prompt], sampling: SamplingParams, tools: list[dict] | None = None
+    ) -> list[Generation]:
+        """Sample one assistant turn per prompt, ``batch_size`` prompts at a time."""
+        generator = None
+        if sampling.seed is not None:
+            generator = torch.Generator(self.device).manual_seed(sampling.seed)
+        ids = [self._ids(p, tools) for p in prompts]
+        out: list[Generation] = []
+        for start in range(0, len(ids), self.batch_size):
+            out += self._generate_batch(ids[start : start + self.batch_size], sampling, generator)
+        return out
+
+    @torch.no_grad()
+    def _generate_batch(
+        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+    ) -> list[Generation]:
+        with autocast(self.device):
+            return self._decode(prompts, sampling, generator)
+
+    def _decode(
+        self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
+    ) -> list[Generation]:
+        was_training = self.model.training
+        self.model.eval()
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **self._keep_last
+        )
+        rows = len(prompts)
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        logprobs: list[list[float]] = [[] for _ in range(rows)]
+        done = [False] * rows
+        for _ in range(sampling.max_new_tokens):
+            next_tokens, next_logp = sample_next(out.logits[:, -1], sampling.temperature, sampling.top_p, generator)
+            for row, (tok, lp) in enumerate(zip(next_tokens.tolist(), next_logp.tolist(), strict=True)):
+                if not done[row]:
+                    tokens[row].append(tok)
+                    logprobs[row].append(lp)
+                    done[row] = tok in self.stop_ids
+            if all(done):
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            positions = positions[:, -1:] + 1
+            out = self.model(
+                input_ids=next_tokens[:, None],
+                attention_mask=mask,
+                position_ids=positions,
+                **{self._cache_kw: out["cache"] if "cache" in out else out["past_key_values"]},
+                use_cache=True,
+            )
+        self.model.train(was_training)
+        return [self._finish(t, lp) for t, lp in zip(tokens, logprobs, strict=True)]
+
+    def _finish(self, token_ids: list[int], logprobs: list[float]) -> Generation:
+        stopped = bool(token_ids) and token_ids[-1] in self.stop_ids
+        body = token_ids[:-1] if stopped else token_ids
+        text = self.tokenizer.decode(body, skip_special_tokens=False)
+        return Generation(text, token_ids, logprobs, "stop" if stopped else "length")

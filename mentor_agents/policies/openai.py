@@ -1,0 +1,97 @@
+"""``OpenAIPolicy``: any OpenAI-compatible chat-completions endpoint (vLLM serve, llama.cpp, OpenAI, ...).
+
+Message-in, text-out: the endpoint tokenises with its own template, so there are no token ids or
+log-probs (``accepts_token_ids = False``) and the trajectories serve as teacher data (PolicyTeacher)
+or for evaluation, not for the PPO ratio. Tool calls the endpoint returns as structured
+``tool_calls`` are rendered back into ``<tool_call>`` text so every policy's turns read the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from tooluse_envs.parsing import render_turn
+
+
+class OpenAIPolicy:
+    """Chat completions over HTTP (stdlib ``urllib``); requests in a batch run in parallel threads."""
+
+    accepts_token_ids = False
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "http://localhost:8000/v1",
+        api_key: str | None = None,
+        timeout_s: float = 120.0,
+        max_parallel: int = 8,
+    ) -> None:
+        self.model, self.base_url = model, base_url.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.timeout_s, self.max_parallel = timeout_s, max_parallel
+
+    def _request(self, messages: list[dict], sampling: SamplingParams, tools: list[dict] | None) -> dict:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [_wire_message(m) for m in messages],
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_new_tokens,
+        }
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if tools:
+            body["tools"] = tools
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (user-given URL)
+            return json.loads(response.read())
+
+    def generate(
+        self, prompts: list[Prompt], sampling: SamplingParams, tools: list[dict] | None = None
+    ) -> list[Generation]:
+        """One completion per conversation; token ids and log-probs are left empty."""
+        if any(p and not isinstance(p[0], dict) for p in prompts):
+            raise TypeError("OpenAIPolicy takes conversations (lists of message dicts), not token ids")
+        with ThreadPoolExecutor(self.max_parallel) as pool:
+            replies = list(pool.map(lambda p: self._request(p, sampling, tools), prompts))  # type: ignore[arg-type]
+        return [_to_generation(reply) for reply in replies]
+
+
+def _wire_message(message: dict[str, Any]) -> dict[str, Any]:
+    """The env's messages carry tool-call arguments as dicts; the wire format wants JSON strings."""
+    if not message.get("tool_calls"):
+        return message
+    calls = []
+    for call in message["tool_calls"]:
+        fn = dict(call["function"])
+        if not isinstance(fn["arguments"], str):
+            fn["arguments"] = json.dumps(fn["arguments"], ensure_ascii=False)
+        calls.append({**call, "function": fn})
+    return {**message, "tool_calls": calls}
+
+
+def _to_generation(reply: dict[str, Any]) -> Generation:
+    choice = reply["choices"][0]
+    message = choice.get("message", {})
+    calls = []
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function", {})
+        arguments = fn.get("arguments", {})
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError:
+                arguments = {"__unparsable__": arguments}
+        calls.append((fn.get("name", ""), arguments))
+    text = render_turn(message.get("content") or "", calls)
+    reason = "length" if choice.get("finish_reason") == "length" else "stop"
+    return Generation(text, [], [], reason)

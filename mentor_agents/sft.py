@@ -1,0 +1,111 @@
+"""SFT on teacher trajectories: next-token loss on the assistant tokens only.
+
+Each conversation becomes (ids, mask) exactly as a rollout would build it, so the student is trained
+on the same token boundaries it will sample with. Loss is the token-mean NLL over assistant tokens.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from mentor_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mentor_agents.losses import masked_mean
+from mentor_agents.metrics import MetricsLog, plot_metrics
+from mentor_agents.policies.hf import default_device_dtype
+from mentor_agents.teachers import Conversation, conversation_ids
+from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens
+
+
+@dataclass
+class SFTConfig:
+    """SFT hyper-parameters."""
+
+    steps: int = 200
+    """Optimizer steps."""
+    batch_size: int = 16
+    """Conversations per step."""
+    lr: float = 3e-3
+    """AdamW learning rate (tiny model from scratch; use ~1e-5 for a pretrained model)."""
+    warmup_steps: int = 10
+    """Linear warmup steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+    seed: int = 0
+    """Seeds the example order."""
+    checkpoint_every: int = 50
+    """Save a checkpoint every this many steps (and at the end)."""
+
+
+def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:
+    """Example indices for the batch starting at ``cursor`` (epochs reshuffled by ``seed + epoch``)."""
+    out = []
+    for position in range(cursor, cursor + size):
+        epoch, index = divmod(position, n)
+        perm = list(range(n))
+        random.Random(seed + epoch).shuffle(perm)
+        out.append(perm[index])
+    return out
+
+
+def sft_step(model: Any, examples: list[tuple[list[int], list[int]]]) -> torch.Tensor:
+    """Token-mean NLL of the assistant tokens of a batch (graph kept for backward)."""
+    device = next(model.parameters()).device
+    ids = pad_right([e[0] for e in examples], 0, torch.long, device)
+    attn = pad_right([[1] * len(e[0]) for e in examples], 0, torch.long, device)
+    mask = pad_right([e[1] for e in examples], 0, torch.float32, device)[:, 1:]
+    logp, _ = score_tokens(model, ids, attn)
+    return -masked_mean(logp, mask)
+
+
+def train_sft(
+    cfg: SFTConfig,
+    model: Any,
+    tokenizer: Any,
+    conversations: list[Conversation],
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> Any:
+    """Train on the teacher's conversations for ``cfg.steps`` steps; checkpoints under ``out_dir``."""
+    out_dir = Path(out_dir)
+    examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in conversations]
+    model = model.to(default_device_dtype()[0], dtype=torch.float32)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    scheduler = make_scheduler(optimizer, cfg.warmup_steps)
+    step, cursor = 0, 0
+    checkpoint = latest_checkpoint(out_dir) if resume else None
+    if checkpoint is not None:
+        step, cursor = load_checkpoint(checkpoint, model, optimizer, scheduler)
+    log = MetricsLog(out_dir, resume_step=step)
+    bar = tqdm(total=cfg.steps, initial=step, desc="sft", disable=not progress)
+    model.train()
+    while step < cfg.steps:
+        started = time.perf_counter()
+        batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
+        cursor += cfg.batch_size
+        optimizer.zero_grad(set_to_none=True)
+        loss = sft_step(model, batch)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        tokens = sum(sum(e[1]) for e in batch)
+        row = {"step": step, "loss": loss.item(), "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0]}
+        log.write(row | {"tokens": tokens, "step_time": time.perf_counter() - started})
+        bar.update(1)
+        bar.set_postfix(loss=f"{row['loss']:.3f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
+    bar.close()
+    plot_metrics(log.path, keys=("loss",))
+    return model

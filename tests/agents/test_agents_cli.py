@@ -1,0 +1,39 @@
+"""``mentor train`` end to end on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from mentor_agents.cli import METHODS, apply_overrides, main  # noqa: E402
+from mentor_agents.grpo import GRPOConfig  # noqa: E402
+
+TINY = ["--quiet", "--set", "prompts_per_step=1", "--set", "group_size=2", "--set", "max_new_tokens=8"]
+TINY += ["--set", "max_turns=2", "--set", "batch_size=2", "--set", "checkpoint_every=1"]
+
+
+def test_methods_cover_every_mentor_reward():
+    for name in ("sft", "sparse", "mentor", "strict", "toolrl", "mentor_partial", "mentor_f1", "mentor_no_match"):
+        assert name in METHODS and (name == "sft" or f"sft+{name}" in METHODS)
+
+
+def test_overrides_are_typed():
+    cfg = apply_overrides(GRPOConfig(), ["group_size=3", "lr=0.5", "reward=sparse"])
+    assert (cfg.group_size, cfg.lr, cfg.reward) == (3, 0.5, "sparse")
+    with pytest.raises(SystemExit):
+        main(["train", "--out", "unused", "--set", "no_such_field=1"])
+
+
+def test_sft_then_mentor_trains_and_resumes(tmp_path, tiny_cache, monkeypatch):
+    monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--method", "sft+mentor", "--sft-steps", "2", "--out", str(out), *TINY]
+    assert main([*args, "--steps", "1"]) == 0
+    assert (out / "sft" / "metrics.jsonl").is_file() and (out / "final_model" / "config.json").is_file()
+    assert main([*args, "--steps", "2", "--resume"]) == 0
+    rows = [json.loads(line) for line in (out / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert len((out / "sft" / "metrics.jsonl").read_text().splitlines()) == 2  # SFT was not redone

@@ -1,0 +1,41 @@
+"""Ray evaluation equals the local run, and survives an actor dying mid-unit."""
+
+from __future__ import annotations
+
+import pytest
+from eval_helpers import episode_rows, evaluate, metrics_without_time
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'tooluse-mentor[ray]')")
+
+SMALL = {"envs": ["paper"], "episodes": 6, "samples": 2}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_random(tmp_path_factory) -> dict:
+    return evaluate(tmp_path_factory.mktemp("local") / "random.json", "random", **SMALL)
+
+
+def test_ray_results_equal_local(tmp_path, local_random):
+    on_ray = evaluate(tmp_path / "random.json", "random", ray=True, workers=2, **SMALL)
+    assert on_ray["execution"]["backend"] == "ray"
+    assert metrics_without_time(on_ray) == metrics_without_time(local_random)
+
+
+def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random):
+    marker = tmp_path / "crash-once"
+    marker.touch()
+    out = tmp_path / "crashy.json"
+    on_ray = evaluate(out, "random", ray=True, workers=2, ray_crash_marker=str(marker), **SMALL)
+    assert not marker.exists(), "no actor crashed, so the test proved nothing"
+    keys = [
+        (r["env_id"], r["split"], r["task_id"], r["sample"]) for r in episode_rows(tmp_path / "crashy.episodes.jsonl")
+    ]
+    assert len(keys) == len(set(keys)) == 4 * 6 * 2
+    assert metrics_without_time(on_ray) == metrics_without_time(local_random)
