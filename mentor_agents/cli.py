@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ def train(args: argparse.Namespace) -> Path:
         torch.set_num_threads(args.threads)
     _check_overrides(args.set)
     out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        if not args.overwrite:
+            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(out)
     model, tokenizer = load_preset(args.preset, seed=args.seed)
     sft_part, _, rl_part = args.method.partition("+") if "+" in args.method else ("", "", args.method)
     if args.method == "sft":
@@ -91,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sft-steps", type=int, default=200, help="SFT steps before GRPO for sft+<method>")
     t.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, final_model)")
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    t.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")

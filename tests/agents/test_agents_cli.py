@@ -37,3 +37,24 @@ def test_sft_then_mentor_trains_and_resumes(tmp_path, tiny_cache, monkeypatch):
     rows = [json.loads(line) for line in (out / "grpo" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
     assert len((out / "sft" / "metrics.jsonl").read_text().splitlines()) == 2  # SFT was not redone
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("sft+")])
+def test_every_method_runs_end_to_end(tmp_path, tiny_cache, monkeypatch, method):
+    monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
+    out = tmp_path / method
+    assert main(["train", "--preset", "tiny", "--method", method, "--steps", "1", "--out", str(out), *TINY]) == 0
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["step"] == 1 and (out / "final_model" / "config.json").is_file()
+    if method != "sft":
+        assert "reward_mean" in row
+
+
+def test_an_existing_run_is_neither_clobbered_nor_silently_continued(tmp_path, tiny_cache, monkeypatch):
+    monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--method", "sft", "--steps", "1", "--out", str(out), *TINY]
+    assert main(args) == 0
+    with pytest.raises(SystemExit, match="--resume"):
+        main(args)
+    assert main([*args, "--overwrite"]) == 0
