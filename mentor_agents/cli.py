@@ -5,6 +5,7 @@ mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out 
 mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
 mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
 mentor leaderboard runs/*.json --out leaderboard/
+mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.eval_cli import add_eval_commands
+from mentor_agents.serve import add_serve_command
 
 RL_METHODS = ("sparse", "mentor", "strict", "toolrl", "mentor_partial", "mentor_f1", "mentor_no_match")
 METHODS = ("sft", *RL_METHODS, *(f"sft+{m}" for m in RL_METHODS))
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=train)
     add_eval_commands(sub)
+    add_serve_command(sub)
     return parser
 
 

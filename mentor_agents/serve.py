@@ -1,0 +1,123 @@
+"""``mentor serve``: an OpenAI-compatible chat-completions server over an ``HFPolicy``.
+
+Serves a trained student (``hf:runs/x/final_model``) or a preset to anything that speaks the OpenAI API
+— ``OpenAIPolicy``, ``mentor eval --agent openai:...``, other frameworks. Tool calls the model writes
+as ``<tool_call>{json}</tool_call>`` come back as structured ``tool_calls`` (arguments as JSON strings,
+as the API specifies); a turn with a malformed block is returned as plain text so the client's env can
+report the problem, exactly as it would for a local policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mentor_agents.policies.base import SamplingParams
+from tooluse_envs.parsing import parse_turn
+
+
+def env_messages(wire: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI wire messages (tool-call arguments as JSON strings) to chat-template form (dicts)."""
+    out = []
+    for message in wire:
+        calls = message.get("tool_calls")
+        if calls:
+            parsed = []
+            for call in calls:
+                fn = dict(call.get("function", {}))
+                if isinstance(fn.get("arguments"), str):
+                    fn["arguments"] = json.loads(fn["arguments"] or "{}")
+                parsed.append({**call, "function": fn})
+            message = {**message, "tool_calls": parsed}
+        out.append(message)
+    return out
+
+
+def completion_message(text: str) -> tuple[dict[str, Any], bool]:
+    """The assistant message for a generated turn, and whether it carries tool calls."""
+    turn = parse_turn(text)
+    if not turn.calls or any(call.error for call in turn.calls):
+        return {"role": "assistant", "content": text}, False
+    calls = [
+        {
+            "id": f"call_{uuid.uuid4().hex[:12]}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+        }
+        for call in turn.calls
+    ]
+    return {"role": "assistant", "content": turn.content or None, "tool_calls": calls}, True
+
+
+def build_app(policy: Any, model_name: str) -> Starlette:
+    """The ASGI app; generation runs in a worker thread, one request at a time (one model)."""
+    lock = threading.Lock()
+
+    def generate(body: dict[str, Any]) -> dict[str, Any]:
+        sampling = SamplingParams(
+            temperature=float(body.get("temperature", 1.0)),
+            top_p=float(body.get("top_p", 1.0)),
+            max_new_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 256),
+            seed=body.get("seed"),
+        )
+        with lock:
+            (gen,) = policy.generate([env_messages(body["messages"])], sampling, tools=body.get("tools"))
+        message, has_calls = completion_message(gen.text)
+        reason = "length" if gen.finish_reason == "length" else ("tool_calls" if has_calls else "stop")
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": [{"index": 0, "message": message, "finish_reason": reason}],
+            "usage": {"completion_tokens": len(gen.token_ids)},
+        }
+
+    async def chat_completions(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+            if not isinstance(body.get("messages"), list) or not body["messages"]:
+                raise ValueError('"messages" must be a non-empty list')
+        except ValueError as exc:
+            return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=400)
+        return JSONResponse(await asyncio.to_thread(generate, body))
+
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "mentor"}]})
+
+    return Starlette(
+        routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"]), Route("/v1/models", models)]
+    )
+
+
+def serve(args: argparse.Namespace) -> str:
+    """Load the model and serve until interrupted."""
+    import uvicorn
+
+    from mentor_agents.models import load_preset
+    from mentor_agents.policies.hf import HFPolicy
+
+    model, tokenizer = load_preset(args.model)
+    app = build_app(HFPolicy(model, tokenizer), args.name or args.model)
+    print(f"serving {args.model} at http://{args.host}:{args.port}/v1 (OpenAI chat completions)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return "stopped"
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="serve a model over an OpenAI-compatible API")
+    p.add_argument("--model", default="tiny", help="tiny | smollm2-135m | hf:<path, e.g. runs/x/final_model>")
+    p.add_argument("--name", default=None, help="model name reported to clients (default: --model)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=serve)
