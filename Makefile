@@ -24,8 +24,10 @@ test: $(STAMP)  ## the whole test suite, plus one smoke round of every benchmark
 	$(BIN)/pytest -q tests
 	$(BIN)/pytest -q benchmarks --benchmark-disable
 
-bench: $(STAMP)  ## the pytest-benchmark suites, side by side
-	$(BIN)/pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds
+bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (a process holding a loaded model forks slowly)
+	for suite in benchmarks/test_bench_*.py; do \
+		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
