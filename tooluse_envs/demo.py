@@ -36,14 +36,15 @@ def play(env: gym.Env, actions: list[str], task_id: str) -> tuple[bool, float]:
 
 
 def run(episodes: int, reward: str = "mentor") -> list[dict]:
-    """Success and mean reward of each agent on the first ``episodes`` tasks of each env and split."""
+    """Success and mean reward of each agent on ``episodes`` tasks spread over each env and split."""
     gym.register_envs(tooluse_envs)
     jobs = [(env_id, split) for env_id in tooluse_envs.ENV_IDS for split in SPLITS]
     rows = []
     with tqdm(total=len(jobs) * len(AGENTS) * episodes, desc="episodes", unit="ep", file=sys.stderr) as bar:
         for env_id, split in jobs:
             env = gym.make(env_id, split=split, reward=reward)
-            tasks = env.unwrapped.tasks[:episodes]
+            every = env.unwrapped.tasks
+            tasks = every[:: max(1, len(every) // episodes)][:episodes]  # spread over the split (Mixed: all parts)
             for agent, policy in AGENTS.items():
                 start, results = time.perf_counter(), []
                 for task in tasks:
