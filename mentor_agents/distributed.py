@@ -201,3 +201,24 @@ class RayRolloutWorkers:
     def shutdown(self) -> None:
         for actor in self.actors:
             self._ray.kill(actor)
+
+
+def hf_policy_on_cpu(model: Any, tokenizer: Any) -> tuple[Any, Any]:
+    """A ``policy_factory`` for ``RayRolloutWorkers``: an ``HFPolicy`` over a copy of the learner's model."""
+    import torch
+
+    from mentor_agents.policies.hf import HFPolicy
+
+    return HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32), tokenizer
+
+
+def ray_rollout_workers(
+    model: Any, tokenizer: Any, env_id: str, workers: int, batch: int, env_kwargs: dict[str, Any]
+) -> RayRolloutWorkers:
+    """Rollout actors for GRPO, each with a copy of ``model`` (synced by the trainer every step)."""
+    import copy
+    import functools
+
+    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer)
+    per_worker = -(-batch // workers)
+    return RayRolloutWorkers(factory, env_id, workers=workers, envs_per_worker=per_worker, env_kwargs=env_kwargs)

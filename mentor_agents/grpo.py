@@ -77,6 +77,8 @@ class GRPOConfig:
     """Split validated on."""
     eval_tasks: int = 32
     """Validation tasks (the split's first ones, so every validation is comparable)."""
+    ray_workers: int = 0
+    """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
 
 
 def task_order(env: Any, seed: int) -> list[str]:
@@ -160,6 +162,12 @@ def train_grpo(
         eval_kwargs = dict(split=cfg.eval_split, reward=cfg.reward, max_turns=cfg.max_turns)
         eval_envs = make_envs(cfg.env_id, cfg.eval_tasks, **eval_kwargs)
     sampling = SamplingParams(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
+    collector = None
+    if cfg.ray_workers:
+        from mentor_agents.distributed import ray_rollout_workers
+
+        env_kwargs = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+        collector = ray_rollout_workers(model, tokenizer, cfg.env_id, cfg.ray_workers, batch, env_kwargs)
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
         log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
@@ -170,7 +178,12 @@ def train_grpo(
         tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
         cursor += cfg.prompts_per_step
         task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
-        trajs = rollout(envs, policy, tokenizer, sampling, task_ids, seed=cfg.seed * 1_000_003 + step)
+        rollout_seed = cfg.seed * 1_000_003 + step
+        if collector is None:
+            trajs = rollout(envs, policy, tokenizer, sampling, task_ids, seed=rollout_seed)
+        else:
+            collector.sync_weights(model)
+            trajs = collector.rollout(task_ids, sampling, seed=rollout_seed)
         rollout_time = time.perf_counter() - started
         # 2. advantages: rewards normalised within each group
         advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
@@ -189,6 +202,8 @@ def train_grpo(
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
     bar.close()
+    if collector is not None:
+        collector.shutdown()
     for env in envs + eval_envs:
         env.close()
     plot_metrics(log.path)
