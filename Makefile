@@ -21,10 +21,11 @@ demo: $(STAMP)  ## the suite with scripted agents, then a short tiny-student MEN
 		--reward mentor --out runs/demo-eval.json --overwrite
 
 test: $(STAMP)  ## the whole test suite, plus one smoke round of every benchmark
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --ignore=tests/agents --ignore=tests/eval
+	$(BIN)/pytest -q tests/agents tests/eval  # model and Ray tests in their own process
 	$(BIN)/pytest -q benchmarks --benchmark-disable
 
-bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (a process holding a loaded model forks slowly)
+bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (see README)
 	for suite in benchmarks/test_bench_*.py; do \
 		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
 	done
