@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 if importlib.util.find_spec("bfcl_eval") is None:
-    pytest.skip("bfcl-eval is not installed (pip install --no-deps bfcl-eval)", allow_module_level=True)
+    pytest.skip(reason="bfcl-eval is not installed (pip install --no-deps bfcl-eval)", allow_module_level=True)
 
 from tooluse_envs.domains.bfcl import ACKNOWLEDGEMENT, BFCLDomain, BFCLSession, grade
 from tooluse_envs.domains.bfcl_checker import Call, check_calls, normalize

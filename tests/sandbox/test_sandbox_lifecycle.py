@@ -62,7 +62,7 @@ def test_owner_gone_means_sandbox_gone(backend: BackendConfig, how: str,
                                        leftovers: Callable[[WorkerInfo], list[str]],
                                        not_a_jail: Callable[..., None]) -> None:
     if isinstance(backend, SubprocessConfig) and os.geteuid() != 0:
-        pytest.skip("without root the subprocess backend has no uid to sweep for the worker's children")
+        pytest.skip(reason="without root the subprocess backend has no uid to sweep for the worker's children")
     expect_leak = isinstance(backend, SubprocessConfig) and how == "crash"
     not_a_jail("a crashed owner cannot sweep the worker's children (no namespace to collapse)", when=expect_leak)
     info = run_owner(backend, how)

@@ -154,7 +154,7 @@ for pid in children:
 def test_fork_bomb_stopped_at_process_limit(sandbox: Sandbox, backend: BackendConfig,
                                             battery_limits: Limits) -> None:
     if isinstance(backend, SubprocessConfig) and not IS_ROOT:
-        pytest.skip("subprocess backend without root has no uid of its own: a fork bomb would hit the host")
+        pytest.skip(reason="subprocess backend without root has no uid of its own: a fork bomb would hit the host")
     result = sandbox.run(FORK_COUNT)
     assert result.status is ExecStatus.OK, result
     stopped, count, error = result.stdout.split()
@@ -165,7 +165,7 @@ def test_fork_bomb_stopped_at_process_limit(sandbox: Sandbox, backend: BackendCo
 
 def test_exponential_fork_bomb_contained(sandbox: Sandbox, backend: BackendConfig) -> None:
     if isinstance(backend, SubprocessConfig) and not IS_ROOT:
-        pytest.skip("subprocess backend without root has no uid of its own: a fork bomb would hit the host")
+        pytest.skip(reason="subprocess backend without root has no uid of its own: a fork bomb would hit the host")
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     result = sandbox.run(bomb, wall_s=2)
     assert result.status in (ExecStatus.TIMEOUT, ExecStatus.CPU_LIMIT), result
