@@ -25,22 +25,30 @@ def param(name: str, where: str, schema: dict[str, Any], description: str, requi
     }
 
 
+def _limit(default: int, maximum: int) -> dict[str, Any]:
+    return param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+        f"Page size (default {default}, at most {maximum}).",
+    )
+
+
 def page_params(default: int, maximum: int) -> list[dict[str, Any]]:
     """limit/offset pagination parameters."""
-    return [
-        param(
-            "limit",
-            "query",
-            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
-            f"Page size (default {default}, at most {maximum}).",
-        ),
-        param(
-            "offset",
-            "query",
-            {"type": "integer", "minimum": 0, "default": 0},
-            "How many results to skip (use next_offset from the previous page).",
-        ),
-    ]
+    offset = param(
+        "offset",
+        "query",
+        {"type": "integer", "minimum": 0, "default": 0},
+        "How many results to skip (use next_offset from the previous page).",
+    )
+    return [_limit(default, maximum), offset]
+
+
+def cursor_params(default: int, maximum: int) -> list[dict[str, Any]]:
+    """limit/cursor pagination parameters."""
+    cursor = param("cursor", "query", {"type": "string"}, "next_cursor of the previous page.")
+    return [_limit(default, maximum), cursor]
 
 
 def body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:

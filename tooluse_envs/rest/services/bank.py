@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from tooluse_envs.rest.service import ApiError, Call, Reply, Service, Tables
-from tooluse_envs.rest.services._spec import body, document, obj, param, responses
+from tooluse_envs.rest.services._spec import body, cursor_params, document, obj, param, responses
 
 USERS = ("maria", "jonas", "aiko", "pablo", "noor", "lukas", "sofia", "kwame", "ingrid", "ravi", "elena", "tomas")
 WORDS = ("blue", "otter", "maple", "river", "copper", "falcon", "velvet", "cedar", "harbor", "lunar")
@@ -81,13 +81,7 @@ SPEC = document(
                 "security": SECURED,
                 "parameters": [
                     ACCOUNT_ID,
-                    param(
-                        "limit",
-                        "query",
-                        {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
-                        "Page size (default 5, at most 10).",
-                    ),
-                    param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."),
+                    *cursor_params(5, 10),
                 ],
                 "responses": responses(200, None, 401, 404),
             }

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from tooluse_envs.rest.service import ApiError, Call, Reply, Service, Tables
-from tooluse_envs.rest.services._spec import body, document, obj, param, responses
+from tooluse_envs.rest.services._spec import body, cursor_params, document, obj, param, responses
 
 AUTHORS = (
     "Ada Lindqvist",
@@ -81,13 +81,7 @@ SPEC = document(
                     param("author", "query", {"type": "string"}, "Author's full name."),
                     param("q", "query", {"type": "string"}, "Text the title contains."),
                     param("genre", "query", {"type": "string", "enum": list(GENRES)}, "Genre."),
-                    param(
-                        "limit",
-                        "query",
-                        {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
-                        "Page size (default 5, at most 10).",
-                    ),
-                    param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."),
+                    *cursor_params(5, 10),
                 ],
                 "responses": responses(200),
             }
