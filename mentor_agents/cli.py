@@ -33,8 +33,15 @@ def apply_overrides(config: Any, overrides: list[str]) -> Any:
     for item in overrides:
         key, _, value = item.partition("=")
         if key in fields:
-            kind = type(getattr(config, key))
-            changes[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+            current = getattr(config, key)
+            if "None" in str(fields[key].type) and value.lower() == "none":
+                changes[key] = None
+            elif current is None:  # the optional fields (e.g. ray_address) hold strings
+                changes[key] = value
+            elif isinstance(current, bool):
+                changes[key] = value.lower() in ("1", "true", "yes")
+            else:
+                changes[key] = type(current)(value)
     return dataclasses.replace(config, **changes)
 
 

@@ -1,10 +1,16 @@
-"""Ray actors for evaluation episodes and rollout collection: the same code path as local runs.
+"""Ray actors for evaluation episodes and GRPO rollout collection: the same code path as local runs.
 
-Each actor builds its own agent (its own policy copy: model agents load the preset in the actor) and
-its own envs, then plays whole units of work the driver hands it. Only the driver writes the episodes
-file, so a unit replayed after an actor died can never be counted twice: the log deduplicates by
-episode key. Because every episode's seed comes from its key (``evaluate.derive_seed``), rows are the
-same whichever actor played them, and the same as a local run.
+Each actor owns its envs (and so its sandbox pool) and its policy copy, and plays whole units of work
+the driver hands it: an evaluation ``Unit`` or a ``RolloutChunk``. A unit's result depends only on the
+unit (its seeds come from its key, its batch is fixed), so it is the same whichever actor plays it, the
+same as a local run, and the same when replayed after its actor died. ``ActorPool`` does the replaying:
+an actor that dies is killed, a fresh one takes its place, and its unit goes back to the queue. Only
+the driver writes results, so a replayed unit is never counted twice.
+
+Model actors compute with the driver's torch thread count, not the one CPU Ray reserves for them: CPU
+kernels split their reductions by thread count, so the last bits of the logits (and now and then a
+sampled token) would otherwise differ from a local run. That oversubscribes cores, which costs speed,
+not correctness. Identity also assumes the same device type and library versions on every node.
 
 Ray is optional: it is imported here, lazily, with a clear error when it is missing.
 """
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,16 @@ class RayEvalConfig:
     """How often a unit is re-run on a fresh actor after the one running it died."""
     crash_marker: str | None = None
     """Testing hook: the first actor that finds this file deletes it and dies mid-unit."""
+    torch_threads: int | None = None
+    """Torch CPU threads in each actor (the driver's, for results identical to a local run); None: Ray's."""
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Match the driver's torch thread count (a no-op for None, and without importing torch for it)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def ensure_ray(address: str | None) -> Any:
@@ -55,12 +71,76 @@ def ensure_ray(address: str | None) -> Any:
     return ray
 
 
+class ActorPool:
+    """A fixed number of Ray actors, one unit of work each at a time, dead ones replaced.
+
+    ``spawn()`` makes a fresh actor; ``run`` hands units out as actors free up and yields
+    ``(unit index, result)`` in completion order. A unit whose actor died is re-run on a fresh actor,
+    at most ``max_unit_retries`` times, then the error is raised.
+    """
+
+    def __init__(self, ray: Any, spawn: Callable[[], Any], size: int, max_unit_retries: int = 3) -> None:
+        self._ray, self._spawn, self.size, self.max_unit_retries = ray, spawn, size, max_unit_retries
+        self.idle = [spawn() for _ in range(size)]
+        self.replaced = 0
+        """Actors replaced after dying, over the pool's life."""
+
+    def run(self, units: Sequence[Any], submit: Callable[[Any, Any], Any]) -> Iterator[tuple[int, Any]]:
+        """``submit(actor, unit)`` returns the ``ObjectRef`` of the unit's result."""
+        from ray.exceptions import RayActorError
+
+        while len(self.idle) < self.size:  # after a run that was abandoned with units in flight
+            self.idle.append(self._spawn())
+        queue: deque[tuple[int, int]] = deque((i, 0) for i in range(len(units)))
+        running: dict[Any, tuple[Any, int, int]] = {}
+        try:
+            while queue or running:
+                while queue and self.idle:
+                    actor = self.idle.pop()
+                    index, tries = queue.popleft()
+                    running[submit(actor, units[index])] = (actor, index, tries)
+                done, _ = self._ray.wait(list(running), num_returns=1)
+                actor, index, tries = running.pop(done[0])
+                try:
+                    result = self._ray.get(done[0])
+                except RayActorError:
+                    if tries >= self.max_unit_retries:
+                        raise
+                    self._ray.kill(actor)
+                    self.replaced += 1
+                    queue.appendleft((index, tries + 1))
+                    self.idle.append(self._spawn())
+                    continue
+                self.idle.append(actor)
+                yield index, result
+        finally:  # a caller that stops early (or an error) must not leave actors busy with stale work
+            for actor, _, _ in running.values():
+                self._ray.kill(actor)
+
+    def shutdown(self) -> None:
+        for actor in self.idle:
+            self._ray.kill(actor)
+        self.idle = []
+
+
+def _claim(path: str | None) -> bool:
+    """True for the one caller that deletes the crash-marker file (the testing hook of both workers)."""
+    if not path:
+        return False
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
 class EvalWorker:
     """One evaluation actor: an agent and, per slot, the envs it plays on."""
 
-    def __init__(self, config: Any, crash_marker: str | None = None) -> None:
+    def __init__(self, config: Any, crash_marker: str | None = None, torch_threads: int | None = None) -> None:
         from mentor_agents.agents import AgentSpec, build_agent
 
+        set_torch_threads(torch_threads)
         self.config = config
         self.crash_marker = crash_marker
         self.agent = build_agent(AgentSpec.parse(config.agent), config.options, seed=config.seed)
@@ -75,76 +155,57 @@ class EvalWorker:
         rows = []
         for i, row in enumerate(self.agent.play(self.envs[unit.slot_index], list(unit.requests))):
             rows.append(row)
-            if i == 0 and self.crash_marker and _claim(self.crash_marker):
+            if i == 0 and _claim(self.crash_marker):
                 os._exit(1)  # simulate a node loss mid-unit: the driver must replace us and rerun the unit
         return rows
-
-    def pid(self) -> int:
-        return os.getpid()
-
-
-def _claim(path: str) -> bool:
-    try:
-        os.unlink(path)
-        return True
-    except FileNotFoundError:
-        return False
 
 
 def play_on_ray(units: list[Any], config: Any, ray_cfg: RayEvalConfig) -> Iterator[dict]:
     """Rows of every unit, in completion order; dead actors are replaced and their unit re-run."""
     ray = ensure_ray(ray_cfg.address)
-    from ray.exceptions import RayActorError
-
     remote = ray.remote(num_cpus=ray_cfg.cpus_per_worker, max_restarts=0, max_task_retries=0)(EvalWorker)
 
     def spawn() -> Any:
-        return remote.remote(config, ray_cfg.crash_marker)
+        return remote.remote(config, ray_cfg.crash_marker, ray_cfg.torch_threads)
 
-    queue: deque[tuple[Any, int]] = deque((u, 0) for u in units)
-    idle = [spawn() for _ in range(min(ray_cfg.workers, len(units)))]
-    running: dict[Any, tuple[Any, Any, int]] = {}
+    pool = ActorPool(ray, spawn, min(ray_cfg.workers, len(units)), ray_cfg.max_unit_retries)
     try:
-        while queue or running:
-            while queue and idle:
-                actor = idle.pop()
-                unit, tries = queue.popleft()
-                running[actor.play.remote(unit)] = (actor, unit, tries)
-            done, _ = ray.wait(list(running), num_returns=1)
-            actor, unit, tries = running.pop(done[0])
-            try:
-                rows = ray.get(done[0])
-            except RayActorError:
-                if tries >= ray_cfg.max_unit_retries:
-                    raise
-                ray.kill(actor)
-                queue.appendleft((unit, tries + 1))
-                idle.append(spawn())
-                continue
-            idle.append(actor)
+        for _, rows in pool.run(units, lambda actor, unit: actor.play.remote(unit)):
             yield from rows
     finally:
-        for actor in idle + [a for a, _, _ in running.values()]:
-            ray.kill(actor)
+        pool.shutdown()
 
 
 class RolloutWorker:
-    """One rollout actor: ``n_envs`` envs of one id and a policy built by ``policy_factory``."""
+    """One rollout actor: envs of one id (as many as its largest chunk) and a policy from ``policy_factory``.
 
-    def __init__(self, policy_factory: Any, env_id: str, n_envs: int, env_kwargs: dict[str, Any]) -> None:
-        from mentor_agents.rollout import make_envs
+    Weights arrive lazily: every chunk names the learner's weight version, and an actor whose copy is
+    older fetches them from the object store first, so a replacement actor catches up on its own.
+    """
 
+    def __init__(
+        self, policy_factory: Any, env_id: str, env_kwargs: dict[str, Any], crash_marker: str | None = None
+    ) -> None:
         self.policy, self.tokenizer = policy_factory()
-        self.envs = make_envs(env_id, n_envs, **env_kwargs)
+        self.env_id, self.env_kwargs, self.crash_marker = env_id, env_kwargs, crash_marker
+        self.envs: list[Any] = []
+        self.version = -1
 
-    def rollout(self, task_ids: list[str], sampling: Any, seed: int | None) -> list[Any]:
-        from mentor_agents.rollout import rollout
+    def rollout(self, chunk: Any, sampling: Any, version: int, weights: list[Any]) -> list[Any]:
+        """``weights`` is ``[ObjectRef]`` (a list, so Ray does not fetch it unless we need it) or ``[]``."""
+        import ray
 
-        return rollout(self.envs[: len(task_ids)], self.policy, self.tokenizer, sampling, task_ids, seed)
+        from mentor_agents.rollout import make_envs, play_chunks
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Sync the actor's policy copy with the learner's weights (HF policies)."""
-        self.policy.model.load_state_dict(state)
+        if _claim(self.crash_marker):
+            os._exit(1)  # simulate a node loss mid-step: the driver must replace us and rerun the chunk
+        if weights and version != self.version:
+            self.policy.model.load_state_dict(ray.get(weights[0]))
+            self.version = version
+        missing = len(chunk.task_ids) - len(self.envs)
+        if missing > 0:
+            self.envs += make_envs(self.env_id, missing, **self.env_kwargs)
+        return play_chunks(self.envs, self.policy, self.tokenizer, sampling, [chunk])
 
 
 def scripted_policy(env_id: str, split: str = "train", mode: str = "oracle") -> tuple[Any, Any]:
@@ -160,10 +221,10 @@ def scripted_policy(env_id: str, split: str = "train", mode: str = "oracle") -> 
 
 
 class RayRolloutWorkers:
-    """GRPO rollout collection on Ray: ``rollout`` splits a batch of task ids across actors.
+    """GRPO rollout collection on Ray: ``collect`` plays a step's chunks on a pool of rollout actors.
 
     ``policy_factory`` is a picklable callable returning ``(policy, tokenizer)``; each actor calls it
-    once. Chunk ``i`` is seeded ``seed + 1000 * i``, so a batch is reproducible for a fixed worker count.
+    once. ``sync_weights`` publishes the learner's weights; actors pull them with their next chunk.
     """
 
     def __init__(
@@ -171,54 +232,73 @@ class RayRolloutWorkers:
         policy_factory: Any,
         env_id: str,
         workers: int = 2,
-        envs_per_worker: int = 8,
         env_kwargs: dict[str, Any] | None = None,
         address: str | None = None,
+        max_unit_retries: int = 3,
+        crash_marker: str | None = None,
     ) -> None:
         ray = ensure_ray(address)
-        remote = ray.remote(num_cpus=1)(RolloutWorker)
+        remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RolloutWorker)
+        kwargs = env_kwargs or {}
         self._ray = ray
-        self.envs_per_worker = envs_per_worker
-        self.actors = [remote.remote(policy_factory, env_id, envs_per_worker, env_kwargs or {}) for _ in range(workers)]
-
-    def rollout(self, task_ids: list[str], sampling: Any, seed: int | None = None) -> list[Any]:
-        """Trajectories in the order of ``task_ids``."""
-        size = -(-len(task_ids) // len(self.actors))
-        chunks = [task_ids[i : i + size] for i in range(0, len(task_ids), size)]
-        if any(len(c) > self.envs_per_worker for c in chunks):
-            raise ValueError(f"{len(task_ids)} tasks need more than {self.envs_per_worker} envs per worker")
-        refs = [
-            actor.rollout.remote(chunk, sampling, None if seed is None else seed + 1000 * i)
-            for i, (actor, chunk) in enumerate(zip(self.actors, chunks, strict=False))
-        ]
-        return [traj for part in self._ray.get(refs) for traj in part]
+        self._weights: list[Any] = []
+        self._version = 0
+        self.pool = ActorPool(
+            ray, lambda: remote.remote(policy_factory, env_id, kwargs, crash_marker), workers, max_unit_retries
+        )
 
     def sync_weights(self, model: Any) -> None:
+        """Publish ``model``'s weights (one copy in the object store, fetched by each actor on use)."""
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        ref = self._ray.put(state)
-        self._ray.get([a.load_state_dict.remote(ref) for a in self.actors])
+        self._weights = [self._ray.put(state)]
+        self._version += 1
+
+    def collect(self, chunks: list[Any], sampling: Any) -> list[Any]:
+        """Trajectories of every chunk, in chunk order."""
+        version, weights = self._version, self._weights
+
+        def submit(actor: Any, chunk: Any) -> Any:
+            return actor.rollout.remote(chunk, sampling, version, weights)
+
+        parts = dict(self.pool.run(chunks, submit))
+        return [traj for i in range(len(chunks)) for traj in parts[i]]
+
+    @property
+    def replaced(self) -> int:
+        """Actors replaced after dying."""
+        return self.pool.replaced
 
     def shutdown(self) -> None:
-        for actor in self.actors:
-            self._ray.kill(actor)
+        self.pool.shutdown()
 
 
-def hf_policy_on_cpu(model: Any, tokenizer: Any) -> tuple[Any, Any]:
+def hf_policy_on_cpu(model: Any, tokenizer: Any, torch_threads: int | None = None) -> tuple[Any, Any]:
     """A ``policy_factory`` for ``RayRolloutWorkers``: an ``HFPolicy`` over a copy of the learner's model."""
     import torch
 
     from mentor_agents.policies.hf import HFPolicy
 
+    set_torch_threads(torch_threads)
     return HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32), tokenizer
 
 
 def ray_rollout_workers(
-    model: Any, tokenizer: Any, env_id: str, workers: int, batch: int, env_kwargs: dict[str, Any]
+    model: Any,
+    tokenizer: Any,
+    env_id: str,
+    workers: int,
+    env_kwargs: dict[str, Any],
+    address: str | None = None,
+    crash_marker: str | None = None,
 ) -> RayRolloutWorkers:
-    """Rollout actors for GRPO, each with a copy of ``model`` (synced by the trainer every step)."""
+    """Rollout actors for GRPO, each with a CPU copy of ``model`` (re-synced by the trainer every step) and
+    this process's torch thread count."""
     import copy
     import functools
 
-    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer)
-    per_worker = -(-batch // workers)
-    return RayRolloutWorkers(factory, env_id, workers=workers, envs_per_worker=per_worker, env_kwargs=env_kwargs)
+    import torch
+
+    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, torch.get_num_threads())
+    return RayRolloutWorkers(
+        factory, env_id, workers=workers, env_kwargs=env_kwargs, address=address, crash_marker=crash_marker
+    )

@@ -27,6 +27,7 @@ from typing import Any
 
 from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe
 from mentor_agents.eval_metrics import slot_metrics
+from mentor_agents.seeding import derive_seed
 from tooluse_envs.protocols import Slot, get_protocols
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "results.schema.json"
@@ -134,12 +135,6 @@ def make_env(slot: Slot, config: EvalConfig) -> Any:
 
     gym.register_envs(tooluse_envs)
     return gym.make(slot.env_id, split=slot.split, reward=config.reward, max_turns=config.max_turns, **slot.kwargs)
-
-
-def derive_seed(seed: int, *key: object) -> int:
-    """A 31-bit seed from the run seed and an episode key, stable across processes and machines."""
-    digest = hashlib.sha256(json.dumps([seed, *key]).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 @dataclass
@@ -308,7 +303,14 @@ def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator
     if config.ray or config.ray_address:
         from mentor_agents.distributed import RayEvalConfig, play_on_ray
 
-        ray_cfg = RayEvalConfig(config.ray_address, config.workers, crash_marker=config.ray_crash_marker)
+        threads = None
+        if not spec.scripted:  # actors compute with this process's torch thread count (see distributed)
+            import torch
+
+            threads = torch.get_num_threads()
+        ray_cfg = RayEvalConfig(
+            config.ray_address, config.workers, crash_marker=config.ray_crash_marker, torch_threads=threads
+        )
         return play_on_ray(units, config, ray_cfg)
     agent = build_agent(spec, config.options, seed=config.seed)
     return play_local(units, config, agent)

@@ -6,6 +6,9 @@ env), normalise rewards within each group, then one PPO epoch over the batch wit
 accumulation: clipped ratio loss + KL to the frozen initial model (k3) - entropy bonus, token-mean over
 sampled tokens only (prompt and tool-response tokens have ``loss_mask`` 0). Defaults follow
 shared/MENTOR.md, scaled down so the ``tiny`` preset trains on a CPU.
+
+Rollouts are played in fixed, seeded chunks (``rollout.RolloutChunk``), in this process or on Ray
+actors (``ray_workers``); the chunking alone decides the tokens, so both give the same training run.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from mentor_agents.losses import group_advantages, grpo_loss
 from mentor_agents.metrics import MetricsLog, plot_metrics, rollout_metrics
 from mentor_agents.policies.base import SamplingParams
 from mentor_agents.policies.hf import HFPolicy
-from mentor_agents.rollout import Trajectory, make_envs, rollout
+from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
 from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens
 
 
@@ -77,8 +80,14 @@ class GRPOConfig:
     """Split validated on."""
     eval_tasks: int = 32
     """Validation tasks (the split's first ones, so every validation is comparable)."""
+    rollout_chunks: int = 0
+    """Cut each step's episodes into this many fixed chunks, each generated as one batch under its own
+    seed (0: one per Ray worker, or 1 in-process). Tokens depend on the chunking, not on where chunks
+    run: equal values give identical rollouts in-process and on any number of Ray workers."""
     ray_workers: int = 0
     """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
+    ray_address: str | None = None
+    """An existing Ray cluster for ``ray_workers`` (None: start or reuse a local one)."""
 
 
 def task_order(env: Any, seed: int) -> list[str]:
@@ -155,7 +164,11 @@ def train_grpo(
             out_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), ref_path)
     batch = cfg.prompts_per_step * cfg.group_size
-    envs = make_envs(cfg.env_id, batch, split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+    n_chunks = cfg.rollout_chunks or max(1, cfg.ray_workers)
+    if n_chunks > batch:
+        raise ValueError(f"rollout_chunks={n_chunks} exceeds the {batch} episodes of a step")
+    env_kwargs = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+    envs = make_envs(cfg.env_id, 1 if cfg.ray_workers else -(-batch // n_chunks), **env_kwargs)
     order = task_order(envs[0], cfg.seed)
     eval_envs = []
     if cfg.eval_every:
@@ -166,8 +179,7 @@ def train_grpo(
     if cfg.ray_workers:
         from mentor_agents.distributed import ray_rollout_workers
 
-        env_kwargs = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
-        collector = ray_rollout_workers(model, tokenizer, cfg.env_id, cfg.ray_workers, batch, env_kwargs)
+        collector = ray_rollout_workers(model, tokenizer, cfg.env_id, cfg.ray_workers, env_kwargs, cfg.ray_address)
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
         log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
@@ -178,12 +190,12 @@ def train_grpo(
         tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
         cursor += cfg.prompts_per_step
         task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
-        rollout_seed = cfg.seed * 1_000_003 + step
+        chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
         if collector is None:
-            trajs = rollout(envs, policy, tokenizer, sampling, task_ids, seed=rollout_seed)
+            trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
         else:
             collector.sync_weights(model)
-            trajs = collector.rollout(task_ids, sampling, seed=rollout_seed)
+            trajs = collector.collect(chunks, sampling)
         rollout_time = time.perf_counter() - started
         # 2. advantages: rewards normalised within each group
         advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)

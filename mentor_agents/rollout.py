@@ -5,6 +5,11 @@ every sampled turn appended *as sampled* (never decoded and re-tokenised), then 
 tool-response turn (the text the template adds after the assistant's ``<|im_end|>``). So the ids the
 trainer scores are exactly the ids the policy saw and produced; ``loss_mask`` is 1 on sampled tokens and
 0 on prompt and tool-response tokens. Generation is batched across the conversations still running.
+
+Batched generation pads its rows together, so a trajectory's numerics depend on the batch it was
+generated in. Trainers therefore cut each step's episodes into fixed ``RolloutChunk`` s, each one batch
+with its own seed: the tokens depend on the chunking, never on which process plays a chunk, so
+in-process and Ray collection give the same trajectories.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mentor_agents.policies.base import Policy, SamplingParams
+from mentor_agents.seeding import derive_seed
 from mentor_agents.tokenizer import encode, render
 
 
@@ -132,6 +138,41 @@ def rollout(
         active = still
         turn += 1
     return [conv.traj for conv in running]
+
+
+@dataclass(frozen=True)
+class RolloutChunk:
+    """Episodes generated together as one batch under one seed: the unit rollouts reproduce in."""
+
+    index: int
+    task_ids: tuple[str, ...]
+    seed: int | None
+
+
+def split_into_chunks(task_ids: list[str], chunks: int, seed: int | None) -> list[RolloutChunk]:
+    """``chunks`` contiguous chunks of near-equal size (the first ones one longer), seeded from ``seed``."""
+    if not 1 <= chunks <= len(task_ids):
+        raise ValueError(f"cannot split {len(task_ids)} episodes into {chunks} chunks")
+    size, extra = divmod(len(task_ids), chunks)
+    out, start = [], 0
+    for i in range(chunks):
+        end = start + size + (i < extra)
+        chunk_seed = None if seed is None else derive_seed(seed, "rollout-chunk", i)
+        out.append(RolloutChunk(i, tuple(task_ids[start:end]), chunk_seed))
+        start = end
+    return out
+
+
+def play_chunks(
+    envs: list[Any], policy: Policy, tokenizer: Any, sampling: SamplingParams, chunks: list[RolloutChunk]
+) -> list[Trajectory]:
+    """Every chunk in turn on the first envs of ``envs``: the in-process twin of Ray collection."""
+    trajs: list[Trajectory] = []
+    for chunk in chunks:
+        if len(chunk.task_ids) > len(envs):
+            raise ValueError(f"chunk of {len(chunk.task_ids)} episodes but only {len(envs)} envs")
+        trajs += rollout(envs[: len(chunk.task_ids)], policy, tokenizer, sampling, list(chunk.task_ids), chunk.seed)
+    return trajs
 
 
 def make_envs(env_id: str, n: int, **kwargs: Any) -> list[Any]:

@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 
 from mentor_agents.policies import SamplingParams, ScriptedPolicy  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
-from mentor_agents.rollout import make_envs, rollout  # noqa: E402
+from mentor_agents.rollout import make_envs, play_chunks, rollout, split_into_chunks  # noqa: E402
 from mentor_agents.tokenizer import encode, render  # noqa: E402
 
 
@@ -48,3 +48,28 @@ def test_hf_policy_rollout_is_seeded_and_keeps_logprobs(tokenizer, tiny_model):
         gen = [lp for lp, m in zip(traj.old_logprobs, traj.loss_mask, strict=True) if m]
         assert len(gen) == traj.generated_tokens > 0 and all(lp <= 0 for lp in gen)
         assert traj.episode["ended_with_eos"] is False or traj.episode["turns"] >= 1
+
+
+def test_chunks_cover_the_batch_in_order_with_distinct_seeds():
+    ids = [f"t{i}" for i in range(10)]
+    chunks = split_into_chunks(ids, 3, seed=5)
+    assert [len(c.task_ids) for c in chunks] == [4, 3, 3]
+    assert [t for c in chunks for t in c.task_ids] == ids
+    assert len({c.seed for c in chunks}) == 3
+    assert [c.seed for c in split_into_chunks(ids, 3, seed=5)] == [c.seed for c in chunks]
+    assert [c.seed for c in split_into_chunks(ids, 3, seed=6)] != [c.seed for c in chunks]
+    assert all(c.seed is None for c in split_into_chunks(ids, 2, seed=None))
+    with pytest.raises(ValueError, match="cannot split 10 episodes into 11 chunks"):
+        split_into_chunks(ids, 11, seed=0)
+
+
+def test_a_chunk_plays_the_same_on_any_envs(tokenizer, tiny_model):
+    """What makes Ray collection equal local collection: a chunk's tokens do not depend on which envs
+    (or which earlier chunks) came before it."""
+    policy = HFPolicy(tiny_model, tokenizer, device="cpu")
+    sampling = SamplingParams(max_new_tokens=10)
+    chunks = split_into_chunks(["calculator/train/00000", "calculator/train/00001"] * 2, 2, seed=1)
+    together = play_chunks(make_envs("tooluse/Calculator-v0", 2, split="train"), policy, tokenizer, sampling, chunks)
+    alone = play_chunks(make_envs("tooluse/Calculator-v0", 5, split="train"), policy, tokenizer, sampling, chunks[1:])
+    assert [t.token_ids for t in together[2:]] == [t.token_ids for t in alone]
+    assert [t.token_ids for t in together[:2]] != [t.token_ids for t in together[2:]]  # seeds differ per chunk
