@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint tasks clean
+.PHONY: demo test bench leaderboard lint tasks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (s
 	for suite in benchmarks/test_bench_*.py; do \
 		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
 	done
+
+leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2 takes ~40 min on 2 CPUs)
+	for agent in oracle no-tool random; do \
+		$(BIN)/mentor eval --agent $$agent --env paper --episodes 50 --reward mentor --out runs/$$agent.json --quiet || exit 1; \
+	done
+	$(BIN)/mentor eval --agent smollm2-135m --env paper --episodes 50 --max-new-tokens 256 --batch-size 10 \
+		--reward mentor --out runs/smollm2-135m.json
+	$(BIN)/mentor leaderboard runs/oracle.json runs/no-tool.json runs/random.json runs/smollm2-135m.json --out leaderboard/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
