@@ -13,6 +13,7 @@ model agents, on the fixed batch it was played in), never on which process or wo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -265,9 +266,37 @@ def build_agent(spec: AgentSpec, options: AgentOptions | None = None, seed: int 
     return ModelAgent(HFPolicy(model, tokenizer, batch_size=options.batch_size), tokenizer, options)
 
 
+def identity(spec: AgentSpec) -> dict[str, Any]:
+    """What makes two runs' episodes the same agent's: part of the resume fingerprint and the results.
+
+    The label alone is not enough: a model retrained at the same ``hf:`` path, or the same model name
+    behind another server, must not be mixed into an earlier run's episodes.
+    """
+    if spec.kind == "hf":
+        return {"weights_sha256": weights_digest(Path(_hf_path(spec.target)))}
+    if spec.kind == "openai":
+        return {"base_url": spec.target, "model": spec.model}
+    return {}
+
+
+def weights_digest(model_dir: Path) -> str:
+    """sha256 over the config and weight files of a model directory (names and contents)."""
+    digest = hashlib.sha256()
+    patterns = ("config.json", "*.safetensors", "*.bin", "*.gguf", "*.pt")
+    files = sorted({f for pattern in patterns for f in model_dir.glob(pattern) if f.is_file()})
+    if not files:
+        raise ValueError(f"{model_dir}: no model files (config.json, *.safetensors, ...) to load")
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def describe(spec: AgentSpec) -> dict[str, Any]:
     """What the results file records about the agent (JSON-ready)."""
-    out: dict[str, Any] = {"spec": spec.label, "kind": spec.kind}
+    out: dict[str, Any] = {"spec": spec.label, "kind": spec.kind, **identity(spec)}
     if spec.kind == "hf":
         run_json = Path(spec.target) / "run.json"
         if run_json.is_file():

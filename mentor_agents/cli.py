@@ -3,6 +3,7 @@
 mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
 mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
 mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
+mentor train --preset tiny --method mentor --ray-workers 2 --set rollout_batch=8 --out runs/ray
 mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
 mentor leaderboard runs/*.json --out leaderboard/
 mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
@@ -83,7 +84,14 @@ def train(args: argparse.Namespace) -> Path:
         sft_out = out / "sft" if rl_part else out
         model = train_sft(sft_cfg, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
     if rl_part:
-        base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
+        base = GRPOConfig(
+            env_id=args.env,
+            reward=rl_part,
+            steps=args.steps,
+            seed=args.seed,
+            ray_workers=args.ray_workers,
+            ray_address=args.ray_address,
+        )
         grpo_cfg = apply_overrides(base, args.set)
         grpo_out = out / "grpo" if sft_part else out
         model = train_grpo(grpo_cfg, model, tokenizer, grpo_out, args.resume, not args.quiet)
@@ -108,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    t.add_argument("--ray-workers", type=int, default=0, help="collect GRPO rollouts on N Ray actors")
+    t.add_argument("--ray-address", default=None, help="existing Ray cluster for --ray-workers (default: local)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=train)

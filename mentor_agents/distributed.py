@@ -18,6 +18,7 @@ Ray is optional: it is imported here, lazily, with a clear error when it is miss
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -62,12 +63,23 @@ def set_torch_threads(threads: int | None) -> None:
 
 
 def ensure_ray(address: str | None) -> Any:
-    """Connect to ``address`` or start a local cluster (unless the caller already did)."""
+    """Connect to ``address`` or start a local cluster (unless the caller already did).
+
+    A local cluster's workers get this checkout on their ``PYTHONPATH``. A remote cluster's nodes must
+    have the package installed themselves (``pip install tooluse-mentor``), and ``hf:`` model paths must
+    exist on them: this machine's paths mean nothing there.
+    """
     ray = import_ray()
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        if address is not None:
+            warnings.warn(f"Ray is already initialised in this process; ignoring address {address!r}", stacklevel=2)
+        return ray
+    if address is None:
         root = str(Path(__file__).resolve().parent.parent)
         env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
-        ray.init(address=address, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
+        ray.init(include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
     return ray
 
 

@@ -2,6 +2,7 @@
 
 mentor eval --agent oracle --env paper --episodes 50 --out runs/oracle.json
 mentor eval --agent random --env tooluse/SQL-v0 --split test_ood --samples 4 --seed 1 --out runs/random-sql.json
+mentor eval --agent smollm2-135m --env tooluse/Calculator-v0 --samples 4 --temperature 0.6 --out runs/s.json
 mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --out runs/tiny-mentor.json
 mentor leaderboard runs/*.json --out leaderboard/
 
@@ -22,26 +23,28 @@ def run_eval(args: argparse.Namespace) -> str:
     from mentor_agents.evaluate import EvalConfig, ResumeMismatch, run_evaluation
 
     options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
-    config = EvalConfig(
-        agent=args.agent,
-        envs=args.env,
-        splits=args.split,
-        episodes=args.episodes,
-        samples=args.samples,
-        seed=args.seed,
-        reward=args.reward,
-        max_turns=args.max_turns,
-        options=options,
-        out=args.out,
-        ray=args.ray,
-        ray_address=args.ray_address,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
     try:
+        config = EvalConfig(
+            agent=args.agent,
+            envs=args.env,
+            splits=args.split,
+            episodes=args.episodes,
+            samples=args.samples,
+            seed=args.seed,
+            reward=args.reward,
+            max_turns=args.max_turns,
+            options=options,
+            out=args.out,
+            ray=args.ray,
+            ray_address=args.ray_address,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
         results = run_evaluation(config, overwrite=args.overwrite)
-    except (ResumeMismatch, ValueError) as exc:
+    except (ResumeMismatch, ValueError, RuntimeError) as exc:  # RuntimeError: --ray without Ray installed
         raise SystemExit(f"mentor eval: {exc}") from exc
+    if args.quiet:
+        return args.out
     for slot in results["results"]:
         m, k = slot["metrics"], str(args.samples)
         print(

@@ -54,7 +54,7 @@ def entropy(counts: Counter[str]) -> float:
     total = sum(counts.values())
     if total == 0:
         return 0.0
-    return -sum(v / total * math.log2(v / total) for _, v in sorted(counts.items()) if v > 0)
+    return 0.0 - sum(v / total * math.log2(v / total) for _, v in sorted(counts.items()) if v > 0)  # never -0.0
 
 
 def js_similarity(p: Counter[str], q: Counter[str]) -> float:

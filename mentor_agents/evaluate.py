@@ -17,6 +17,7 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe
+from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe, identity
 from mentor_agents.eval_metrics import slot_metrics
 from mentor_agents.seeding import derive_seed
 from tooluse_envs.protocols import Slot, get_protocols
@@ -75,10 +76,30 @@ class EvalConfig:
     progress: bool = True
     """tqdm progress bar."""
 
+    def __post_init__(self) -> None:
+        """Refuse a config that could only fail after playing every episode (at the schema check)."""
+        from tooluse_envs.rewards import REWARDS
+
+        counts = {"samples": self.samples, "max_turns": self.max_turns, "workers": self.workers}
+        counts |= {"batch_size": self.options.batch_size, "max_new_tokens": self.options.max_new_tokens}
+        if self.episodes is not None:
+            counts["episodes"] = self.episodes
+        bad = [f"{name}={value}" for name, value in counts.items() if value < 1]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: must be at least 1")
+        if self.reward not in REWARDS:
+            raise ValueError(f"unknown reward {self.reward!r}; choose from {', '.join(REWARDS)}")
+        unknown = [s for s in self.splits or [] if s not in SPLIT_LABELS]
+        if unknown:
+            raise ValueError(f"unknown split(s) {unknown}; choose from {', '.join(SPLIT_LABELS)}")
+        if self.options.temperature < 0 or not 0 < self.options.top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+
     def fingerprint(self, spec: AgentSpec, slots: list[Slot]) -> dict[str, Any]:
         """The part of the config results depend on: what a resumed run must match."""
         out: dict[str, Any] = {
             "agent": spec.label,
+            "agent_identity": identity(spec),
             "slots": [{"env_id": s.env_id, "split": s.split, "kwargs": s.kwargs} for s in slots],
             "episodes": self.episodes,
             "samples": self.samples,
@@ -190,9 +211,9 @@ class EpisodeLog:
         self.path = path
         self.rows: dict[tuple, dict] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_file() and path.stat().st_size:
+        if path.is_file() and b"\n" in path.read_bytes():
             self._load(header)
-        else:
+        else:  # no file, or killed while writing the header: nothing was played yet
             path.write_text(json.dumps({"header": header}) + "\n")
         self.resumed = len(self.rows)
         self._fh = path.open("a", encoding="utf-8")
@@ -269,6 +290,12 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
 
     start = time.perf_counter()
     spec = AgentSpec.parse(config.agent)
+    if not spec.scripted and config.samples > 1 and config.options.temperature == 0:
+        warnings.warn(
+            f"{config.samples} samples per task at temperature 0 are identical (greedy): pass@k equals pass@1; "
+            "pass --temperature 0.6 (or so) for distinct samples",
+            stacklevel=2,
+        )
     slots = resolve_slots(config.envs, config.splits)
     task_set = load_task_set(slots, config)
     header = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,10 +81,11 @@ class GRPOConfig:
     """Split validated on."""
     eval_tasks: int = 32
     """Validation tasks (the split's first ones, so every validation is comparable)."""
-    rollout_chunks: int = 0
-    """Cut each step's episodes into this many fixed chunks, each generated as one batch under its own
-    seed (0: one per Ray worker, or 1 in-process). Tokens depend on the chunking, not on where chunks
-    run: equal values give identical rollouts in-process and on any number of Ray workers."""
+    rollout_batch: int = 32
+    """Episodes generated together as one batch under one seed: each step's episodes are cut into
+    ceil(episodes / rollout_batch) near-equal chunks. Tokens depend on this, not on where a chunk runs,
+    so in-process and any number of Ray workers train identically. With Ray, make it at most
+    episodes-per-step / ray_workers, or some workers get no chunk."""
     ray_workers: int = 0
     """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
     ray_address: str | None = None
@@ -164,9 +166,17 @@ def train_grpo(
             out_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), ref_path)
     batch = cfg.prompts_per_step * cfg.group_size
-    n_chunks = cfg.rollout_chunks or max(1, cfg.ray_workers)
-    if n_chunks > batch:
-        raise ValueError(f"rollout_chunks={n_chunks} exceeds the {batch} episodes of a step")
+    if cfg.rollout_batch < 1:
+        raise ValueError(f"rollout_batch={cfg.rollout_batch}: must be at least 1")
+    if cfg.ray_address and not cfg.ray_workers:
+        raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
+    n_chunks = -(-batch // cfg.rollout_batch)
+    if cfg.ray_workers > n_chunks:
+        warnings.warn(
+            f"{cfg.ray_workers} Ray workers but only {n_chunks} rollout chunk(s) per step: "
+            f"set rollout_batch <= {max(1, batch // cfg.ray_workers)} to keep every worker busy",
+            stacklevel=2,
+        )
     env_kwargs = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
     envs = make_envs(cfg.env_id, 1 if cfg.ray_workers else -(-batch // n_chunks), **env_kwargs)
     order = task_order(envs[0], cfg.seed)

@@ -121,3 +121,12 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tokenizer, tiny_cache, t
     rows_a = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
     rows_b = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
     assert len(rows_a) == len(rows_b) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"ray_address": "auto"}, "ray_workers=0"), ({"rollout_batch": 0}, "rollout_batch=0")],
+)
+def test_ray_and_chunking_misconfigurations_fail_before_training(tokenizer, tiny_model, tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        train_grpo(GRPOConfig(steps=1, **change), tiny_model, tokenizer, tmp_path, progress=False)

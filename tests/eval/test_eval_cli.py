@@ -41,3 +41,25 @@ def test_untrained_tiny_agent_runs_through_the_rollout_engine(tmp_path, monkeypa
     assert main(argv) == 0
     metrics = json.loads(out.read_text())["results"][0]["metrics"]
     assert metrics["n_episodes"] == 2 and metrics["tokens_generated"] > 0
+
+
+@pytest.mark.slow
+def test_a_model_agent_resumes_by_replaying_its_unfinished_batch_whole(tmp_path, monkeypatch):
+    """Batched generation makes an episode depend on its batch, so a half-logged batch is replayed whole
+    and only its missing rows are kept: the result equals an uninterrupted run."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tmp_path / "cache"))
+    argv = ["eval", "--agent", "tiny", "--env", "tooluse/Calculator-v0", "--split", "test_id", "--episodes", "4"]
+    argv += ["--max-new-tokens", "6", "--max-turns", "1", "--batch-size", "2", "--temperature", "1.0", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "full.json")]) == 0
+    log = tmp_path / "cut.episodes.jsonl"
+    log.write_text("".join((tmp_path / "full.episodes.jsonl").read_text().splitlines(keepends=True)[:2]))
+    assert main([*argv, "--out", str(tmp_path / "cut.json")]) == 0  # header + 1 row of the first batch
+
+    def rows(name):
+        lines = (tmp_path / f"{name}.episodes.jsonl").read_text().splitlines()[1:]
+        return sorted(json.dumps({k: v for k, v in json.loads(x).items() if k != "wall_s"}) for x in lines)
+
+    assert rows("cut") == rows("full") and len(rows("cut")) == 4
+    assert json.loads((tmp_path / "cut.json").read_text())["execution"]["resumed_episodes"] == 1

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from eval_helpers import episode_rows, evaluate, metrics_without_time
+
+from mentor_agents.evaluate import episodes_path
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'tooluse-mentor[ray]')")
 
@@ -18,17 +23,31 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="module")
-def local_random(tmp_path_factory) -> dict:
-    return evaluate(tmp_path_factory.mktemp("local") / "random.json", "random", **SMALL)
+def local_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "random.json"
+    evaluate(out, "random", **SMALL)
+    return out
 
 
-def test_ray_results_equal_local(tmp_path, local_random):
+@pytest.fixture(scope="module")
+def local_random(local_out) -> dict:
+    return json.loads(local_out.read_text())
+
+
+def rows_without_time(out: Path) -> list[dict]:
+    """Every episode row of the run at ``out`` but its wall time, in key order (Ray finishes in any order)."""
+    rows = [{k: v for k, v in r.items() if k != "wall_s"} for r in episode_rows(episodes_path(out))]
+    return sorted(rows, key=lambda r: (r["env_id"], r["split"], r["task_id"], r["sample"]))
+
+
+def test_ray_results_equal_local(tmp_path, local_random, local_out):
     on_ray = evaluate(tmp_path / "random.json", "random", ray=True, workers=2, **SMALL)
     assert on_ray["execution"]["backend"] == "ray"
     assert metrics_without_time(on_ray) == metrics_without_time(local_random)
+    assert rows_without_time(tmp_path / "random.json") == rows_without_time(local_out)
 
 
-def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random):
+def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random, local_out):
     marker = tmp_path / "crash-once"
     marker.touch()
     out = tmp_path / "crashy.json"
@@ -39,3 +58,4 @@ def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random):
     ]
     assert len(keys) == len(set(keys)) == 4 * 6 * 2
     assert metrics_without_time(on_ray) == metrics_without_time(local_random)
+    assert rows_without_time(out) == rows_without_time(local_out)

@@ -109,11 +109,11 @@ def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp
 
 @pytest.mark.slow
 def test_grpo_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path):
-    """Same config and chunking: metrics and final weights equal, whether 2 actors or this process collect."""
+    """Same config: metrics and final weights equal, whether 2 actors or this process collect."""
     from mentor_agents.grpo import GRPOConfig, train_grpo
     from mentor_agents.models import build_tiny_model
 
-    base = dict(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_chunks=2)
+    base = dict(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_batch=2)
     runs = {}
     for name, workers in (("local", 0), ("ray", 2)):
         cfg = GRPOConfig(**base, ray_workers=workers)

@@ -11,7 +11,8 @@ import time
 
 from eval_helpers import episode_rows, evaluate, metrics_without_time
 
-ARGS = ["--agent", "random", "--env", "tooluse/Search-v0", "--split", "test_ood", "--episodes", "150", "--samples", "2"]
+ARGS = ["--agent", "random", "--env", "tooluse/Search-v0", "--split", "test_ood", "--episodes", "500", "--samples", "4"]
+TOTAL = 500 * 4  # ~1 s of random-agent episodes after the kill point (40): enough margin to kill mid-run
 
 
 def _cli(out, *extra: str) -> list[str]:
@@ -29,15 +30,15 @@ def test_sigkill_then_rerun_loses_and_doubles_nothing(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     written = len(jsonl.read_text().splitlines()) - 1
-    assert 0 < written < 300 and not out.exists()
+    assert 0 < written < TOTAL and not out.exists()
 
     subprocess.run(_cli(out), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = episode_rows(jsonl)
     keys = [(r["task_id"], r["sample"]) for r in rows]
-    assert len(keys) == len(set(keys)) == 300
+    assert len(keys) == len(set(keys)) == TOTAL
     resumed = json.loads(out.read_text())
     assert resumed["execution"]["resumed_episodes"] >= written - 1  # at most one torn line dropped
     fresh = evaluate(
-        tmp_path / "fresh.json", "random", envs=["tooluse/Search-v0"], splits=["test_ood"], episodes=150, samples=2
+        tmp_path / "fresh.json", "random", envs=["tooluse/Search-v0"], splits=["test_ood"], episodes=500, samples=4
     )
     assert metrics_without_time(resumed) == metrics_without_time(fresh)

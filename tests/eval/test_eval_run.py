@@ -9,9 +9,10 @@ import jsonschema
 import pytest
 from eval_helpers import episode_rows, evaluate, metrics_without_time
 
-from mentor_agents.agents import AgentSpec, random_value
+from mentor_agents.agents import AgentSpec, identity, random_value
 from mentor_agents.evaluate import (
     SCHEMA_PATH,
+    EvalConfig,
     ResumeMismatch,
     episodes_path,
     resolve_slots,
@@ -121,3 +122,40 @@ def test_random_values_follow_the_schema_shape():
     }
     value = random_value(schema, np.random.default_rng(0))
     assert 1 <= value["n"] <= 3 and all(isinstance(x, float) for x in value["xs"])
+
+
+def test_a_header_torn_by_a_kill_starts_afresh(tmp_path):
+    out = tmp_path / "h.json"
+    episodes_path(out).write_text('{"header": {"schema_ver')  # killed before the header's newline
+    again = evaluate(out, "oracle", envs=["tooluse/Calculator-v0"], splits=["test_id"], episodes=2)
+    assert again["execution"]["resumed_episodes"] == 0 and len(episode_rows(episodes_path(out))) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"samples": 0}, "samples=0"),
+        ({"episodes": 0}, "episodes=0"),
+        ({"workers": 0}, "workers=0"),
+        ({"reward": "nope"}, "unknown reward"),
+        ({"splits": ["test"]}, "unknown split"),
+    ],
+)
+def test_configs_that_could_only_fail_at_the_end_are_refused_up_front(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        EvalConfig(agent="oracle", out=str(tmp_path / "x.json"), **change)
+
+
+def test_a_retrained_model_at_the_same_path_is_not_mixed_into_its_old_episodes(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text('{"a": 1}')
+    (model_dir / "model.safetensors").write_bytes(b"weights v1")
+    spec = AgentSpec.parse(f"hf:{model_dir}")
+    before = identity(spec)
+    (model_dir / "model.safetensors").write_bytes(b"weights v2")
+    assert identity(spec) != before and len(before["weights_sha256"]) == 64
+    with pytest.raises(ValueError, match="no model files"):
+        identity(AgentSpec.parse(f"hf:{tmp_path}"))
+    server_a, server_b = (AgentSpec.parse(f"openai:http://{h}:8000/v1#m") for h in ("a", "b"))
+    assert identity(server_a) != identity(server_b)
