@@ -18,6 +18,7 @@ Ray is optional: it is imported here, lazily, with a clear error when it is miss
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -129,10 +130,23 @@ class ActorPool:
             for actor, _, _ in running.values():
                 self._ray.kill(actor)
 
-    def shutdown(self) -> None:
+    def shutdown(self, close_timeout_s: float = 60.0) -> None:
+        """Ask every actor to ``close()`` (envs, sandboxes: ``ray.kill`` would skip their cleanup), then kill it."""
+        closing = [actor.close.remote() for actor in self.idle]
+        if closing:
+            self._ray.wait(closing, num_returns=len(closing), timeout=close_timeout_s)
         for actor in self.idle:
             self._ray.kill(actor)
         self.idle = []
+
+
+def close_envs(envs: list[Any]) -> None:
+    """Close envs and this process's pooled sandboxes (Code-v0 shares one pool per process)."""
+    for env in envs:
+        env.close()
+    code = sys.modules.get("tooluse_envs.domains.code")
+    if code is not None:
+        code.close_pools()
 
 
 def _claim(path: str | None) -> bool:
@@ -170,6 +184,9 @@ class EvalWorker:
             if i == 0 and _claim(self.crash_marker):
                 os._exit(1)  # simulate a node loss mid-unit: the driver must replace us and rerun the unit
         return rows
+
+    def close(self) -> None:
+        close_envs([env for envs in self.envs.values() for env in envs])
 
 
 def play_on_ray(units: list[Any], config: Any, ray_cfg: RayEvalConfig) -> Iterator[dict]:
@@ -218,6 +235,9 @@ class RolloutWorker:
         if missing > 0:
             self.envs += make_envs(self.env_id, missing, **self.env_kwargs)
         return play_chunks(self.envs, self.policy, self.tokenizer, sampling, [chunk])
+
+    def close(self) -> None:
+        close_envs(self.envs)
 
 
 def scripted_policy(env_id: str, split: str = "train", mode: str = "oracle") -> tuple[Any, Any]:

@@ -127,3 +127,38 @@ def test_grpo_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path):
     assert all(torch.equal(local_state[k], ray_state[k]) for k in local_state)
     untrained = build_tiny_model(tokenizer, seed=0).state_dict()
     assert any(not torch.equal(untrained[k], ray_state[k]) for k in untrained)
+
+
+@pytest.mark.slow
+def test_shutdown_closes_the_actors_sandboxes(tokenizer):
+    """``ray.kill`` skips atexit, so without ``close()`` each actor's Docker containers would outlive it."""
+    import os
+    import subprocess
+
+    from sandbox import DockerConfig
+    from sandbox.docker import LABEL
+    from sandbox.registry import unavailable_reason
+
+    reason = unavailable_reason(DockerConfig())
+    if reason and "docker" not in os.environ.get("TOOLUSE_SANDBOX_REQUIRE", ""):
+        pytest.skip(reason=f"docker backend unavailable: {reason}")
+    from mentor_agents.distributed import RayRolloutWorkers, scripted_policy
+    from mentor_agents.policies.base import SamplingParams
+    from mentor_agents.rollout import make_envs, split_into_chunks
+
+    def containers() -> set[str]:
+        out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}=1"], capture_output=True, text=True)
+        return set(out.stdout.split())
+
+    before = containers()
+    env_id = "tooluse/Code-v0"
+    task_ids = [t.id for t in make_envs(env_id, 1, split="train")[0].unwrapped.tasks[:2]]
+    kwargs = dict(split="train", sandbox="docker", pool_size=1)
+    workers = RayRolloutWorkers(functools.partial(scripted_policy, env_id), env_id, workers=2, env_kwargs=kwargs)
+    try:
+        trajs = workers.collect(split_into_chunks(task_ids, 2, seed=0), SamplingParams(temperature=0.0))
+        assert all(t.episode["success"] for t in trajs)
+        assert containers() - before, "the actors started no container, so the test proves nothing"
+    finally:
+        workers.shutdown()
+    assert containers() - before == set()
