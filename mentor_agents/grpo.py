@@ -91,6 +91,12 @@ class GRPOConfig:
     ray_address: str | None = None
     """An existing Ray cluster for ``ray_workers`` (None: start or reuse a local one)."""
 
+    def __post_init__(self) -> None:
+        if min(self.prompts_per_step, self.group_size, self.rollout_batch, self.micro_batch) < 1:
+            raise ValueError("prompts_per_step, group_size, rollout_batch and micro_batch must be at least 1")
+        if self.ray_address and not self.ray_workers:
+            raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
+
 
 def task_order(env: Any, seed: int) -> list[str]:
     """All task ids of the env, shuffled once by ``seed`` (the data cursor walks this list)."""
@@ -166,10 +172,6 @@ def train_grpo(
             out_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), ref_path)
     batch = cfg.prompts_per_step * cfg.group_size
-    if cfg.rollout_batch < 1:
-        raise ValueError(f"rollout_batch={cfg.rollout_batch}: must be at least 1")
-    if cfg.ray_address and not cfg.ray_workers:
-        raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
     n_chunks = -(-batch // cfg.rollout_batch)
     if cfg.ray_workers > n_chunks:
         warnings.warn(

@@ -21,7 +21,9 @@ def test_methods_cover_every_mentor_reward():
 
 
 def test_overrides_are_typed():
-    cfg = apply_overrides(GRPOConfig(), ["group_size=3", "lr=0.5", "reward=sparse", "ray_address=auto"])
+    cfg = apply_overrides(
+        GRPOConfig(), ["group_size=3", "lr=0.5", "reward=sparse", "ray_workers=2", "ray_address=auto"]
+    )
     assert cfg.ray_address == "auto" and apply_overrides(cfg, ["ray_address=none"]).ray_address is None
     assert (cfg.group_size, cfg.lr, cfg.reward) == (3, 0.5, "sparse")
     with pytest.raises(SystemExit):
