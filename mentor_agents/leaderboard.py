@@ -161,20 +161,30 @@ def plot_similarity(rows: list[Row], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     markers = "osD^v<>p*h"
+    slot_marker: dict[str, str] = {}
+    at_point: dict[tuple[float, float], list[str]] = {}  # agents that land on the same spot share one label
     for i, row in enumerate(rows):
         color = f"C{i % 10}"
-        for j, (col, sim) in enumerate(sorted(row.similarity.items())):
-            ax.scatter(sim, row.success[col], s=18, alpha=0.45, color=color, marker=markers[j % len(markers)])
+        for col, sim in sorted(row.similarity.items()):
+            marker = slot_marker.setdefault(col, markers[len(slot_marker) % len(markers)])
+            ax.scatter(sim, row.success[col], s=18, alpha=0.45, color=color, marker=marker)
         x, y = row.summary["js_similarity"], row.summary["success"]
         ax.scatter(x, y, s=90, color=color, edgecolor="black", zorder=3, label=row.label)
-        ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        at_point.setdefault((round(x, 3), round(y, 3)), []).append(row.label)
+    for (x, y), labels in at_point.items():
+        ax.annotate(", ".join(labels), (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.set_xlabel("tool-distribution similarity to the teacher (1 - JSD)")
     ax.set_ylabel("success (pass@1)")
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.05, 1.05)
     ax.grid(alpha=0.3)
     ax.set_title("Strategic competence: similarity to the teacher vs success")
-    ax.legend(fontsize=7, loc="best")
+    ax.add_artist(ax.legend(fontsize=7, loc="upper left"))
+    slot_handles = [
+        plt.Line2D([], [], linestyle="", marker=m, color="grey", alpha=0.6, label=col) for col, m in slot_marker.items()
+    ]
+    if slot_handles:  # the small markers: one per env x split
+        ax.legend(handles=slot_handles, fontsize=6, loc="center left", title="per slot", title_fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
