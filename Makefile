@@ -30,9 +30,9 @@ bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (s
 		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
 	done
 
-leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2 takes ~40 min on 2 CPUs)
+leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2: ~25 min on 2 CPUs)
 	for agent in oracle no-tool random; do \
-		$(BIN)/mentor eval --agent $$agent --env paper --episodes 50 --reward mentor --out runs/$$agent.json --quiet || exit 1; \
+		$(BIN)/mentor eval --agent $$agent --env paper --episodes 50 --reward mentor --out runs/$$agent.json --overwrite --quiet || exit 1; \
 	done
 	$(BIN)/mentor eval --agent smollm2-135m --env paper --episodes 50 --max-new-tokens 256 --batch-size 10 \
 		--reward mentor --out runs/smollm2-135m.json
