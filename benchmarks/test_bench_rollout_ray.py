@@ -3,7 +3,8 @@
 One round = one step's collection: 16 episodes (4 tasks x 4 samples, one turn of 32 sampled tokens) cut
 into 2 seeded chunks; on Ray it includes publishing the weights, which actors pull before their chunk.
 The two produce identical trajectories (tests/eval/test_eval_ray_rollout.py), so only speed differs.
-Actors use the driver's torch thread count, so on a 2-core machine two actors oversubscribe the cores.
+Each actor runs 1 torch thread on its 1 reserved CPU; the in-process baseline runs with 1 thread (the
+same tokens) and with 2 (this machine's default).
 Run: ``pytest benchmarks/test_bench_rollout_ray.py --benchmark-only``; tokens/s land in ``extra_info``.
 """
 
@@ -21,6 +22,7 @@ from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, play_chunks, split_into_chunks  # noqa: E402
 from mentor_agents.tokenizer import load_tiny_tokenizer  # noqa: E402
+from mentor_agents.training import torch_threads  # noqa: E402
 
 ENV_ID = "tooluse/Calculator-v0"
 ENV_KWARGS = dict(split="train", reward="mentor", max_turns=1)
@@ -41,11 +43,18 @@ def _tokens(trajs) -> int:
     return sum(t.generated_tokens for t in trajs)
 
 
-def test_rollout_collection_in_process(benchmark, setup):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rollout_collection_in_process(benchmark, setup, threads):
+    """threads=1 gives the same tokens as the Ray actors (1 thread each); threads=2 is this machine's default."""
     model, tokenizer, envs, chunks = setup
     benchmark.group = GROUP
     policy = HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32)
-    tokens = benchmark.pedantic(lambda: _tokens(play_chunks(envs, policy, tokenizer, SAMPLING, chunks)), rounds=3)
+
+    def collect() -> int:
+        with torch_threads(threads):
+            return _tokens(play_chunks(envs, policy, tokenizer, SAMPLING, chunks))
+
+    tokens = benchmark.pedantic(collect, rounds=3)
     record_rate(benchmark, "tokens_per_s", tokens)
 
 
@@ -56,7 +65,7 @@ def test_rollout_collection_ray_2_workers(benchmark, setup):
     model, tokenizer, _, chunks = setup
     benchmark.group = GROUP
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, ENV_KWARGS)
+    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, ENV_KWARGS, threads=1)
     try:
 
         def collect() -> int:

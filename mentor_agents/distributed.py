@@ -7,10 +7,11 @@ same as a local run, and the same when replayed after its actor died. ``ActorPoo
 an actor that dies is killed, a fresh one takes its place, and its unit goes back to the queue. Only
 the driver writes results, so a replayed unit is never counted twice.
 
-Model actors compute with the driver's torch thread count, not the one CPU Ray reserves for them: CPU
-kernels split their reductions by thread count, so the last bits of the logits (and now and then a
-sampled token) would otherwise differ from a local run. That oversubscribes cores, which costs speed,
-not correctness. Identity also assumes the same device type and library versions on every node.
+Model actors compute with a fixed torch thread count and reserve that many CPUs: CPU kernels split their
+reductions by thread count, so the last bits of the logits (and now and then a sampled token) differ
+between thread counts, and the local run must use the same count. Reserving the CPUs matters as much:
+two actors of two threads each on two cores spin against each other and ran ~10x slower here. Identity
+also assumes the same device type and library versions on every node.
 
 Ray is optional: it is imported here, lazily, with a clear error when it is missing.
 """
@@ -52,7 +53,7 @@ class RayEvalConfig:
     crash_marker: str | None = None
     """Testing hook: the first actor that finds this file deletes it and dies mid-unit."""
     torch_threads: int | None = None
-    """Torch CPU threads in each actor (the driver's, for results identical to a local run); None: Ray's."""
+    """Torch CPU threads in each actor (the local run's count, for identical results); None: Ray's."""
 
 
 def set_torch_threads(threads: int | None) -> None:
@@ -82,6 +83,21 @@ def ensure_ray(address: str | None) -> Any:
     else:
         ray.init(address=address, log_to_driver=False)
     return ray
+
+
+def check_capacity(ray: Any, workers: int, cpus_per_worker: float, fixed_cluster: bool) -> None:
+    """Refuse (on a fixed local cluster) or warn about actors that cannot all be placed: the pool would
+    hand units to an actor that never starts and wait for ever."""
+    total = ray.cluster_resources().get("CPU", 0)
+    if workers * cpus_per_worker <= total:
+        return
+    message = (
+        f"{workers} Ray actors x {cpus_per_worker:g} CPUs exceed the cluster's {total:g} CPUs; "
+        "use fewer workers or fewer threads per worker"
+    )
+    if fixed_cluster:
+        raise ValueError(message)
+    warnings.warn(message + " (waiting for the autoscaler, if any)", stacklevel=3)
 
 
 class ActorPool:
@@ -192,12 +208,14 @@ class EvalWorker:
 def play_on_ray(units: list[Any], config: Any, ray_cfg: RayEvalConfig) -> Iterator[dict]:
     """Rows of every unit, in completion order; dead actors are replaced and their unit re-run."""
     ray = ensure_ray(ray_cfg.address)
+    workers = min(ray_cfg.workers, len(units))
+    check_capacity(ray, workers, ray_cfg.cpus_per_worker, fixed_cluster=ray_cfg.address is None)
     remote = ray.remote(num_cpus=ray_cfg.cpus_per_worker, max_restarts=0, max_task_retries=0)(EvalWorker)
 
     def spawn() -> Any:
         return remote.remote(config, ray_cfg.crash_marker, ray_cfg.torch_threads)
 
-    pool = ActorPool(ray, spawn, min(ray_cfg.workers, len(units)), ray_cfg.max_unit_retries)
+    pool = ActorPool(ray, spawn, workers, ray_cfg.max_unit_retries)
     try:
         for _, rows in pool.run(units, lambda actor, unit: actor.play.remote(unit)):
             yield from rows
@@ -268,9 +286,11 @@ class RayRolloutWorkers:
         address: str | None = None,
         max_unit_retries: int = 3,
         crash_marker: str | None = None,
+        cpus_per_worker: float = 1.0,
     ) -> None:
         ray = ensure_ray(address)
-        remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RolloutWorker)
+        check_capacity(ray, workers, cpus_per_worker, fixed_cluster=address is None)
+        remote = ray.remote(num_cpus=cpus_per_worker, max_restarts=0, max_task_retries=0)(RolloutWorker)
         kwargs = env_kwargs or {}
         self._ray = ray
         self._weights: list[Any] = []
@@ -320,17 +340,22 @@ def ray_rollout_workers(
     env_id: str,
     workers: int,
     env_kwargs: dict[str, Any],
+    threads: int,
     address: str | None = None,
     crash_marker: str | None = None,
 ) -> RayRolloutWorkers:
-    """Rollout actors for GRPO, each with a CPU copy of ``model`` (re-synced by the trainer every step) and
-    this process's torch thread count."""
+    """Rollout actors for GRPO, each with a CPU copy of ``model`` (re-synced by the trainer every step),
+    ``threads`` torch threads and as many CPUs reserved."""
     import copy
     import functools
 
-    import torch
-
-    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, torch.get_num_threads())
+    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, threads)
     return RayRolloutWorkers(
-        factory, env_id, workers=workers, env_kwargs=env_kwargs, address=address, crash_marker=crash_marker
+        factory,
+        env_id,
+        workers=workers,
+        env_kwargs=env_kwargs,
+        address=address,
+        crash_marker=crash_marker,
+        cpus_per_worker=threads,
     )

@@ -38,6 +38,7 @@ def run_eval(args: argparse.Namespace) -> str:
             ray=args.ray,
             ray_address=args.ray_address,
             workers=args.workers,
+            threads=args.threads,
             progress=not args.quiet,
         )
         results = run_evaluation(config, overwrite=args.overwrite)
@@ -82,6 +83,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--ray", action="store_true", help="run episodes on Ray actors (local cluster)")
     e.add_argument("--ray-address", default=None, help="connect to this Ray cluster (implies --ray)")
     e.add_argument("--workers", type=int, default=2, help="Ray actors")
+    e.add_argument("--threads", type=int, default=0, help="torch threads of model agents, here or per Ray actor")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     e.set_defaults(func=run_eval)
 

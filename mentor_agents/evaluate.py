@@ -71,6 +71,9 @@ class EvalConfig:
     """Address of an existing Ray cluster."""
     workers: int = 2
     """Ray actors."""
+    threads: int = 0
+    """Torch CPU threads of model agents, here or in each Ray actor (which reserves as many CPUs);
+    0: this process's count. Local and Ray results are identical at equal counts."""
     ray_crash_marker: str | None = None
     """Testing hook: the first Ray actor that finds this file deletes it and dies (see distributed)."""
     progress: bool = True
@@ -80,6 +83,8 @@ class EvalConfig:
         """Refuse a config that could only fail after playing every episode (at the schema check)."""
         from tooluse_envs.rewards import REWARDS
 
+        if self.threads < 0:
+            raise ValueError(f"threads={self.threads}: must not be negative")
         counts = {"samples": self.samples, "max_turns": self.max_turns, "workers": self.workers}
         counts |= {"batch_size": self.options.batch_size, "max_new_tokens": self.options.max_new_tokens}
         if self.episodes is not None:
@@ -327,20 +332,33 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
 
 
 def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator[dict]:
+    threads = 0
+    if not spec.scripted:  # model agents compute with a fixed thread count here and on Ray (see distributed)
+        import torch
+
+        threads = config.threads or torch.get_num_threads()
     if config.ray or config.ray_address:
         from mentor_agents.distributed import RayEvalConfig, play_on_ray
 
-        threads = None
-        if not spec.scripted:  # actors compute with this process's torch thread count (see distributed)
-            import torch
-
-            threads = torch.get_num_threads()
         ray_cfg = RayEvalConfig(
-            config.ray_address, config.workers, crash_marker=config.ray_crash_marker, torch_threads=threads
+            config.ray_address,
+            config.workers,
+            cpus_per_worker=threads or 1,
+            crash_marker=config.ray_crash_marker,
+            torch_threads=threads or None,
         )
         return play_on_ray(units, config, ray_cfg)
-    agent = build_agent(spec, config.options, seed=config.seed)
-    return play_local(units, config, agent)
+    return _play_local_with_threads(units, config, spec, threads)
+
+
+def _play_local_with_threads(units: list[Unit], config: EvalConfig, spec: AgentSpec, threads: int) -> Iterator[dict]:
+    if not threads:  # scripted agents: no torch import
+        yield from play_local(units, config, build_agent(spec, config.options, seed=config.seed))
+        return
+    from mentor_agents.training import torch_threads
+
+    with torch_threads(threads):
+        yield from play_local(units, config, build_agent(spec, config.options, seed=config.seed))
 
 
 def build_results(

@@ -30,7 +30,7 @@ from mentor_agents.metrics import MetricsLog, plot_metrics, rollout_metrics
 from mentor_agents.policies.base import SamplingParams
 from mentor_agents.policies.hf import HFPolicy
 from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
-from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens
+from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
 
 
 @dataclass
@@ -86,6 +86,9 @@ class GRPOConfig:
     ceil(episodes / rollout_batch) near-equal chunks. Tokens depend on this, not on where a chunk runs,
     so in-process and any number of Ray workers train identically. With Ray, make it at most
     episodes-per-step / ray_workers, or some workers get no chunk."""
+    rollout_threads: int = 0
+    """Torch CPU threads while generating rollouts, in this process and in each Ray actor (which reserves
+    that many CPUs); 0: this process's count. Equal counts keep Ray and in-process rollouts bit-identical."""
     ray_workers: int = 0
     """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
     ray_address: str | None = None
@@ -94,6 +97,8 @@ class GRPOConfig:
     def __post_init__(self) -> None:
         if min(self.prompts_per_step, self.group_size, self.rollout_batch, self.micro_batch) < 1:
             raise ValueError("prompts_per_step, group_size, rollout_batch and micro_batch must be at least 1")
+        if self.rollout_threads < 0 or self.ray_workers < 0:
+            raise ValueError("rollout_threads and ray_workers must not be negative")
         if self.ray_address and not self.ray_workers:
             raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
 
@@ -191,7 +196,10 @@ def train_grpo(
     if cfg.ray_workers:
         from mentor_agents.distributed import ray_rollout_workers
 
-        collector = ray_rollout_workers(model, tokenizer, cfg.env_id, cfg.ray_workers, env_kwargs, cfg.ray_address)
+        threads = cfg.rollout_threads or torch.get_num_threads()
+        collector = ray_rollout_workers(
+            model, tokenizer, cfg.env_id, cfg.ray_workers, env_kwargs, threads, address=cfg.ray_address
+        )
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
         log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
@@ -204,7 +212,8 @@ def train_grpo(
         task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
         chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
         if collector is None:
-            trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
+            with torch_threads(cfg.rollout_threads):
+                trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
         else:
             collector.sync_weights(model)
             trajs = collector.collect(chunks, sampling)

@@ -45,9 +45,12 @@ def _task_ids(n: int) -> list[str]:
 def _local(model, tokenizer, chunks, sampling):
     from mentor_agents.policies.hf import HFPolicy
     from mentor_agents.rollout import make_envs, play_chunks
+    from mentor_agents.training import torch_threads
 
     envs = make_envs(ENV_ID, max(len(c.task_ids) for c in chunks), split="train", reward="mentor")
-    return play_chunks(envs, HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32), tokenizer, sampling, chunks)
+    policy = HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32)
+    with torch_threads(1):  # what each actor uses
+        return play_chunks(envs, policy, tokenizer, sampling, chunks)
 
 
 def _tokens(trajs) -> list[tuple]:
@@ -88,7 +91,7 @@ def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp
     chunks = split_into_chunks([t for t in _task_ids(3) for _ in range(2)], 3, seed=7)
     marker = tmp_path / "crash-once"
     env_kwargs = dict(split="train", reward="mentor")
-    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, env_kwargs, crash_marker=str(marker))
+    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, env_kwargs, threads=1, crash_marker=str(marker))
     try:
         workers.sync_weights(model)
         first = workers.collect(chunks, sampling)
@@ -113,7 +116,9 @@ def test_grpo_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path):
     from mentor_agents.grpo import GRPOConfig, train_grpo
     from mentor_agents.models import build_tiny_model
 
-    base = dict(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_batch=2)
+    base = dict(
+        steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_batch=2, rollout_threads=1
+    )
     runs = {}
     for name, workers in (("local", 0), ("ray", 2)):
         cfg = GRPOConfig(**base, ray_workers=workers)
@@ -162,3 +167,13 @@ def test_shutdown_closes_the_actors_sandboxes(tokenizer):
     finally:
         workers.shutdown()
     assert containers() - before == set()
+
+
+def test_actors_that_cannot_all_be_placed_are_refused_not_waited_for(tokenizer):
+    """2 actors x 2 threads on the 2-CPU test cluster: the second would never start."""
+    from mentor_agents.distributed import ray_rollout_workers
+    from mentor_agents.models import build_tiny_model
+
+    model = build_tiny_model(tokenizer, seed=0)
+    with pytest.raises(ValueError, match="exceed the cluster's 2 CPUs"):
+        ray_rollout_workers(model, tokenizer, ENV_ID, 2, {"split": "train"}, threads=2)
