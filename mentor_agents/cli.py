@@ -3,7 +3,7 @@
 mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
 mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
 mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
-mentor train --preset tiny --method mentor --ray-workers 2 --set rollout_batch=8 --out runs/ray
+mentor train --method mentor --ray-workers 2 --set rollout_batch=8 --set rollout_threads=1 --out runs/ray
 mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
 mentor leaderboard runs/*.json --out leaderboard/
 mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
@@ -74,25 +74,30 @@ def train(args: argparse.Namespace) -> Path:
         if not args.overwrite:
             raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
         shutil.rmtree(out)
-    model, tokenizer = load_preset(args.preset, seed=args.seed)
     sft_part, _, rl_part = args.method.partition("+") if "+" in args.method else ("", "", args.method)
     if args.method == "sft":
         sft_part, rl_part = "sft", ""
+    grpo_cfg = None
+    if rl_part:  # built (and its Ray cluster checked) before any training, so a bad config fails fast
+        ray_flags = [f"ray_workers={args.ray_workers}", f"ray_address={args.ray_address}"]
+        try:
+            base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
+            grpo_cfg = apply_overrides(base, [*ray_flags, *args.set])  # --set wins over the flags
+            if grpo_cfg.ray_workers:
+                from mentor_agents.distributed import check_capacity, ensure_ray
+
+                threads = grpo_cfg.rollout_threads or torch.get_num_threads()
+                ray = ensure_ray(grpo_cfg.ray_address)
+                check_capacity(ray, grpo_cfg.ray_workers, threads, fixed_cluster=grpo_cfg.ray_address is None)
+        except ValueError as exc:
+            raise SystemExit(f"mentor train: {exc}") from exc
+    model, tokenizer = load_preset(args.preset, seed=args.seed)
     if sft_part:
         sft_cfg = apply_overrides(SFTConfig(steps=args.sft_steps if rl_part else args.steps, seed=args.seed), args.set)
         conversations = OracleTeacher(args.env, split="train").conversations()
         sft_out = out / "sft" if rl_part else out
         model = train_sft(sft_cfg, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
-    if rl_part:
-        base = GRPOConfig(
-            env_id=args.env,
-            reward=rl_part,
-            steps=args.steps,
-            seed=args.seed,
-            ray_workers=args.ray_workers,
-            ray_address=args.ray_address,
-        )
-        grpo_cfg = apply_overrides(base, args.set)
+    if grpo_cfg is not None:
         grpo_out = out / "grpo" if sft_part else out
         model = train_grpo(grpo_cfg, model, tokenizer, grpo_out, args.resume, not args.quiet)
     final = out / "final_model"

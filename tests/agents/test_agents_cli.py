@@ -61,3 +61,10 @@ def test_an_existing_run_is_neither_clobbered_nor_silently_continued(tmp_path, t
     with pytest.raises(SystemExit, match="--resume"):
         main(args)
     assert main([*args, "--overwrite"]) == 0
+
+
+def test_a_bad_grpo_config_fails_before_sft_runs(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit, match="ray_workers=0"):
+        main(["train", "--method", "sft+mentor", "--ray-address", "auto", "--out", str(out), "--quiet"])
+    assert not (out / "sft").exists()
