@@ -13,6 +13,7 @@ model agents, on the fixed batch it was played in), never on which process or wo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -280,13 +281,23 @@ def identity(spec: AgentSpec) -> dict[str, Any]:
 
 
 def weights_digest(model_dir: Path) -> str:
-    """sha256 over the config and weight files of a model directory (names and contents)."""
-    digest = hashlib.sha256()
+    """sha256 over the config and weight files of a model directory (names and contents).
+
+    The directory must exist where ``mentor eval`` runs, also for Ray runs. Hashed once per process
+    while the files' sizes and modification times stay the same.
+    """
     patterns = ("config.json", "*.safetensors", "*.bin", "*.gguf", "*.pt")
     files = sorted({f for pattern in patterns for f in model_dir.glob(pattern) if f.is_file()})
     if not files:
         raise ValueError(f"{model_dir}: no model files (config.json, *.safetensors, ...) to load")
-    for file in files:
+    return _digest(tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, _, _ in files:
+        file = Path(name)
         digest.update(file.name.encode() + b"\0")
         with file.open("rb") as fh:
             while block := fh.read(1 << 20):

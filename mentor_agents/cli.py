@@ -88,7 +88,7 @@ def train(args: argparse.Namespace) -> Path:
 
                 threads = grpo_cfg.rollout_threads or torch.get_num_threads()
                 ray = ensure_ray(grpo_cfg.ray_address)
-                check_capacity(ray, grpo_cfg.ray_workers, threads, fixed_cluster=grpo_cfg.ray_address is None)
+                check_capacity(ray, grpo_cfg.rollout_workers, threads, fixed_cluster=grpo_cfg.ray_address is None)
         except ValueError as exc:
             raise SystemExit(f"mentor train: {exc}") from exc
     model, tokenizer = load_preset(args.preset, seed=args.seed)

@@ -28,11 +28,15 @@ from pathlib import Path
 from typing import Any
 
 
+class RayNotInstalled(RuntimeError):
+    """``--ray`` without the ``[ray]`` extra."""
+
+
 def import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
+        raise RayNotInstalled(
             "--ray needs Ray: pip install 'tooluse-mentor[ray]' (or pip install 'ray[default]')"
         ) from exc
     return ray
@@ -64,6 +68,10 @@ def set_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+_connected_address: str | None = None
+"""The address ``ensure_ray`` connected with (so asking again for the same one is not warned about)."""
+
+
 def ensure_ray(address: str | None) -> Any:
     """Connect to ``address`` or start a local cluster (unless the caller already did).
 
@@ -71,11 +79,13 @@ def ensure_ray(address: str | None) -> Any:
     have the package installed themselves (``pip install tooluse-mentor``), and ``hf:`` model paths must
     exist on them: this machine's paths mean nothing there.
     """
+    global _connected_address
     ray = import_ray()
     if ray.is_initialized():
-        if address is not None:
+        if address is not None and address != _connected_address:
             warnings.warn(f"Ray is already initialised in this process; ignoring address {address!r}", stacklevel=2)
         return ray
+    _connected_address = address
     if address is None:
         root = str(Path(__file__).resolve().parent.parent)
         env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
@@ -89,11 +99,12 @@ def check_capacity(ray: Any, workers: int, cpus_per_worker: float, fixed_cluster
     """Refuse (on a fixed local cluster) or warn about actors that cannot all be placed: the pool would
     hand units to an actor that never starts and wait for ever."""
     total = ray.cluster_resources().get("CPU", 0)
-    if workers * cpus_per_worker <= total:
+    if workers * cpus_per_worker <= total + 1e-9:  # total CPUs: other jobs' actors are not accounted for
         return
     message = (
-        f"{workers} Ray actors x {cpus_per_worker:g} CPUs exceed the cluster's {total:g} CPUs; "
-        "use fewer workers or fewer threads per worker"
+        f"{workers} Ray actors x {cpus_per_worker:g} CPUs exceed the cluster's {total:g} CPUs: each actor "
+        f"reserves one CPU per torch thread; use threads={max(1, int(total // workers))} "
+        f"(mentor eval --threads, GRPO rollout_threads) or at most {max(1, int(total // cpus_per_worker))} workers"
     )
     if fixed_cluster:
         raise ValueError(message)
@@ -116,7 +127,7 @@ class ActorPool:
 
     def run(self, units: Sequence[Any], submit: Callable[[Any, Any], Any]) -> Iterator[tuple[int, Any]]:
         """``submit(actor, unit)`` returns the ``ObjectRef`` of the unit's result."""
-        from ray.exceptions import RayActorError
+        from ray.exceptions import ObjectLostError, RayActorError
 
         while len(self.idle) < self.size:  # after a run that was abandoned with units in flight
             self.idle.append(self._spawn())
@@ -132,7 +143,7 @@ class ActorPool:
                 actor, index, tries = running.pop(done[0])
                 try:
                     result = self._ray.get(done[0])
-                except RayActorError:
+                except RayActorError:  # the actor (or its node) died: replace it, rerun the unit
                     if tries >= self.max_unit_retries:
                         raise
                     self._ray.kill(actor)
@@ -140,9 +151,21 @@ class ActorPool:
                     queue.appendleft((index, tries + 1))
                     self.idle.append(self._spawn())
                     continue
+                except ObjectLostError:  # the result's node died after the actor finished: rerun the unit
+                    self.idle.append(actor)
+                    if tries >= self.max_unit_retries:
+                        raise
+                    queue.appendleft((index, tries + 1))
+                    continue
+                except BaseException:  # the unit itself failed (a bug, a bad task): the actor is fine
+                    self.idle.append(actor)
+                    raise
                 self.idle.append(actor)
                 yield index, result
-        finally:  # a caller that stops early (or an error) must not leave actors busy with stale work
+        finally:
+            # A caller that stops early (or an error) must not leave actors busy with stale work. ``close()``
+            # would queue behind that work, so they are killed; their bwrap jails die with them and their
+            # Docker containers are swept by owner label when the next pool starts on that host.
             for actor, _, _ in running.values():
                 self._ray.kill(actor)
 

@@ -3,7 +3,7 @@
 mentor eval --agent oracle --env paper --episodes 50 --out runs/oracle.json
 mentor eval --agent random --env tooluse/SQL-v0 --split test_ood --samples 4 --seed 1 --out runs/random-sql.json
 mentor eval --agent smollm2-135m --env tooluse/Calculator-v0 --samples 4 --temperature 0.6 --out runs/s.json
-mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --out runs/tiny-mentor.json
+mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --threads 1 --out runs/tiny-mentor.json
 mentor leaderboard runs/*.json --out leaderboard/
 
 ``add_eval_commands(subparsers)`` registers both on the ``mentor`` parser; this module also runs on
@@ -20,6 +20,7 @@ from mentor_agents.agents import AGENT_HELP, AgentOptions
 
 
 def run_eval(args: argparse.Namespace) -> str:
+    from mentor_agents.distributed import RayNotInstalled
     from mentor_agents.evaluate import EvalConfig, ResumeMismatch, run_evaluation
 
     options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
@@ -42,7 +43,7 @@ def run_eval(args: argparse.Namespace) -> str:
             progress=not args.quiet,
         )
         results = run_evaluation(config, overwrite=args.overwrite)
-    except (ResumeMismatch, ValueError, RuntimeError) as exc:  # RuntimeError: --ray without Ray installed
+    except (ResumeMismatch, ValueError, RayNotInstalled) as exc:
         raise SystemExit(f"mentor eval: {exc}") from exc
     if args.quiet:
         return args.out

@@ -114,7 +114,17 @@ class EvalConfig:
         }
         if not spec.scripted:
             out["options"] = asdict(self.options)
+        if self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
+            out["torch_threads"] = self.torch_threads(spec)
         return json.loads(json.dumps(out))
+
+    def torch_threads(self, spec: AgentSpec) -> int:
+        """Torch threads a local model computes with, here or per Ray actor (0: no local model)."""
+        if spec.scripted or spec.kind == "openai":
+            return 0
+        import torch
+
+        return self.threads or torch.get_num_threads()
 
 
 @dataclass(frozen=True)
@@ -332,11 +342,7 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
 
 
 def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator[dict]:
-    threads = 0
-    if not spec.scripted:  # model agents compute with a fixed thread count here and on Ray (see distributed)
-        import torch
-
-        threads = config.threads or torch.get_num_threads()
+    threads = config.torch_threads(spec)  # the same count here and on Ray (see distributed)
     if config.ray or config.ray_address:
         from mentor_agents.distributed import RayEvalConfig, play_on_ray
 
@@ -396,6 +402,7 @@ def build_results(
             "backend": "ray" if (config.ray or config.ray_address) else "local",
             "workers": config.workers if (config.ray or config.ray_address) else 1,
             "resumed_episodes": log.resumed,
+            "torch_threads": config.torch_threads(spec),
             "wall_s": wall,
         },
         "episodes_file": episodes_path(config.out).name,

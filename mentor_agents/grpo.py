@@ -102,6 +102,16 @@ class GRPOConfig:
         if self.ray_address and not self.ray_workers:
             raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
 
+    @property
+    def rollout_chunks(self) -> int:
+        """Chunks each step's ``prompts_per_step * group_size`` episodes are cut into."""
+        return -(-(self.prompts_per_step * self.group_size) // self.rollout_batch)
+
+    @property
+    def rollout_workers(self) -> int:
+        """Ray actors actually started: one without a chunk would only hold CPUs."""
+        return min(self.ray_workers, self.rollout_chunks)
+
 
 def task_order(env: Any, seed: int) -> list[str]:
     """All task ids of the env, shuffled once by ``seed`` (the data cursor walks this list)."""
@@ -177,7 +187,7 @@ def train_grpo(
             out_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), ref_path)
     batch = cfg.prompts_per_step * cfg.group_size
-    n_chunks = -(-batch // cfg.rollout_batch)
+    n_chunks = cfg.rollout_chunks
     if cfg.ray_workers > n_chunks:
         warnings.warn(
             f"{cfg.ray_workers} Ray workers but only {n_chunks} rollout chunk(s) per step: "
@@ -198,46 +208,48 @@ def train_grpo(
 
         threads = cfg.rollout_threads or torch.get_num_threads()
         collector = ray_rollout_workers(
-            model, tokenizer, cfg.env_id, cfg.ray_workers, env_kwargs, threads, address=cfg.ray_address
+            model, tokenizer, cfg.env_id, cfg.rollout_workers, env_kwargs, threads, address=cfg.ray_address
         )
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
         log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
     bar = tqdm(total=cfg.steps, initial=step, desc=f"grpo[{cfg.reward}]", disable=not progress)
-    while step < cfg.steps:
-        started = time.perf_counter()
-        # 1. collect: group_size rollouts of each of prompts_per_step tasks
-        tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
-        cursor += cfg.prompts_per_step
-        task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
-        chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
-        if collector is None:
-            with torch_threads(cfg.rollout_threads):
-                trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
-        else:
-            collector.sync_weights(model)
-            trajs = collector.collect(chunks, sampling)
-        rollout_time = time.perf_counter() - started
-        # 2. advantages: rewards normalised within each group
-        advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
-        # 3. one PPO epoch
-        stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
-        scheduler.step()
-        step += 1
-        # 4. log and checkpoint
-        row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
-        row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
-        if cfg.eval_every and step % cfg.eval_every == 0:
-            row |= validate(policy, tokenizer, eval_envs, cfg)
-        log.write(row)
-        bar.update(1)
-        bar.set_postfix(reward=f"{row['reward_mean']:.3f}", success=f"{row['success']:.2f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
-    bar.close()
-    if collector is not None:
-        collector.shutdown()
-    for env in envs + eval_envs:
-        env.close()
+    try:
+        while step < cfg.steps:
+            started = time.perf_counter()
+            # 1. collect: group_size rollouts of each of prompts_per_step tasks
+            tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
+            cursor += cfg.prompts_per_step
+            task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
+            chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
+            if collector is None:
+                with torch_threads(cfg.rollout_threads):
+                    trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
+            else:
+                collector.sync_weights(model)
+                trajs = collector.collect(chunks, sampling)
+            rollout_time = time.perf_counter() - started
+            # 2. advantages: rewards normalised within each group
+            advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
+            # 3. one PPO epoch
+            stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
+            scheduler.step()
+            step += 1
+            # 4. log and checkpoint
+            row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
+            row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
+            if cfg.eval_every and step % cfg.eval_every == 0:
+                row |= validate(policy, tokenizer, eval_envs, cfg)
+            log.write(row)
+            bar.update(1)
+            bar.set_postfix(reward=f"{row['reward_mean']:.3f}", success=f"{row['success']:.2f}")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
+    finally:  # actors and sandboxes are released on errors too
+        bar.close()
+        if collector is not None:
+            collector.shutdown()
+        for env in envs + eval_envs:
+            env.close()
     plot_metrics(log.path)
     return model

@@ -162,6 +162,17 @@ def test_bad_arguments_are_refused_clearly(env_id):
         gym.make(env_id, task_ids=["nope"])
 
 
+def test_an_env_whose_reset_raised_still_plays_the_next_episode(env_id):
+    """A refused reset (unknown task id) must not poison the env: Gymnasium's passive checker used to."""
+    env = gym.make(env_id, split="test_ood")
+    with pytest.raises(ConfigError, match="no-such-task"):
+        env.reset(options={"task_id": "no-such-task"})
+    env.reset(seed=0)
+    _, _, terminated, truncated, _ = env.step("\\boxed{1}")
+    assert terminated or truncated
+    env.close()
+
+
 def test_make_without_importing_the_package_first():
     code = (
         "import sys, gymnasium as gym\n"

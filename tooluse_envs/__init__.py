@@ -33,7 +33,15 @@ def register_all() -> None:
     """Register every environment id (idempotent; also the Gymnasium 0.x plugin hook)."""
     for env_id, domain in ENV_IDS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point="tooluse_envs.env:ToolUseEnv", kwargs={"domain": domain})
+            # No PassiveEnvChecker: when the first reset raises (an unknown task_id, say) it is left with no
+            # reset data and the first step of every later episode crashes. The full ``check_env`` runs in
+            # the test suite for every env id and split instead.
+            register(
+                id=env_id,
+                entry_point="tooluse_envs.env:ToolUseEnv",
+                kwargs={"domain": domain},
+                disable_env_checker=True,
+            )
 
 
 register_all()

@@ -111,6 +111,9 @@ def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="in-process GRPO samples on the GPU and actors on CPU: identity is CPU-only"
+)
 def test_grpo_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path):
     """Same config: metrics and final weights equal, whether 2 actors or this process collect."""
     from mentor_agents.grpo import GRPOConfig, train_grpo
@@ -177,3 +180,21 @@ def test_actors_that_cannot_all_be_placed_are_refused_not_waited_for(tokenizer):
     model = build_tiny_model(tokenizer, seed=0)
     with pytest.raises(ValueError, match="exceed the cluster's 2 CPUs"):
         ray_rollout_workers(model, tokenizer, ENV_ID, 2, {"split": "train"}, threads=2)
+
+
+@pytest.mark.slow
+def test_a_failing_chunk_raises_and_leaves_the_pool_whole(tokenizer):
+    """An error in the unit (not a dead actor) is the caller's to see; the actor that raised stays usable."""
+    from mentor_agents.distributed import RayRolloutWorkers, scripted_policy
+    from mentor_agents.policies.base import SamplingParams
+    from mentor_agents.rollout import RolloutChunk
+
+    workers = RayRolloutWorkers(functools.partial(scripted_policy, ENV_ID), ENV_ID, workers=2)
+    try:
+        with pytest.raises(Exception, match="no-such-task"):
+            workers.collect([RolloutChunk(0, ("no-such-task",), 0)], SamplingParams(temperature=0.0))
+        assert len(workers.pool.idle) == 2 and workers.replaced == 0
+        good = workers.collect([RolloutChunk(0, tuple(_task_ids(1)), 0)], SamplingParams(temperature=0.0))
+        assert good[0].episode["success"]
+    finally:
+        workers.shutdown()

@@ -153,7 +153,7 @@ def test_a_retrained_model_at_the_same_path_is_not_mixed_into_its_old_episodes(t
     (model_dir / "model.safetensors").write_bytes(b"weights v1")
     spec = AgentSpec.parse(f"hf:{model_dir}")
     before = identity(spec)
-    (model_dir / "model.safetensors").write_bytes(b"weights v2")
+    (model_dir / "model.safetensors").write_bytes(b"weights v2, retrained")
     assert identity(spec) != before and len(before["weights_sha256"]) == 64
     with pytest.raises(ValueError, match="no model files"):
         identity(AgentSpec.parse(f"hf:{tmp_path}"))
