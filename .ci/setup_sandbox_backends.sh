@@ -18,7 +18,7 @@ if [[ "$(id -u)" != "0" ]]; then
     exit 1
 fi
 
-packages=(bubblewrap)
+packages=(bubblewrap util-linux)  # util-linux: setpriv, how jails switch to their uid cheaply
 [[ "${SKIP_DOCKER:-0}" == "1" ]] || packages+=(docker.io debootstrap debian-archive-keyring)
 missing=()
 for pkg in "${packages[@]}"; do

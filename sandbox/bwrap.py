@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
-from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, worker_argv, worker_config
+from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, as_user, worker_argv, worker_config
 from .errors import BackendUnavailable
 from .types import Limits, WorkerInfo
 from .uids import UidLease, allocate_uid, kill_uid
@@ -90,8 +90,8 @@ def probe(python: str) -> str | None:
         return "the bwrap executable is not on PATH"
     if not os.access(python, os.X_OK):
         return f"{python} (the in-jail interpreter) does not exist"
-    identity = {"user": PROBE_UID, "group": PROBE_UID, "extra_groups": []} if os.geteuid() == 0 else {}
-    argv = [*bwrap_args(Limits()), python, "-I", "-c", "import resource"]
+    argv, identity = as_user([*bwrap_args(Limits()), python, "-I", "-c", "import resource"],
+                             PROBE_UID if os.geteuid() == 0 else None)
     try:
         done = subprocess.run(argv, capture_output=True, timeout=30, env=JAIL_ENV, **identity)
     except (OSError, subprocess.TimeoutExpired) as exc:
