@@ -13,6 +13,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
@@ -114,8 +115,8 @@ class EvalConfig:
         }
         if not spec.scripted:
             out["options"] = asdict(self.options)
-        if self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
-            out["torch_threads"] = self.torch_threads(spec)
+        if threads := self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
+            out["torch_threads"] = threads
         return json.loads(json.dumps(out))
 
     def torch_threads(self, spec: AgentSpec) -> int:
@@ -226,15 +227,15 @@ class EpisodeLog:
         self.path = path
         self.rows: dict[tuple, dict] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_file() and b"\n" in path.read_bytes():
-            self._load(header)
+        raw = path.read_bytes() if path.is_file() else b""
+        if b"\n" in raw:
+            self._load(raw, header)
         else:  # no file, or killed while writing the header: nothing was played yet
             path.write_text(json.dumps({"header": header}) + "\n")
         self.resumed = len(self.rows)
         self._fh = path.open("a", encoding="utf-8")
 
-    def _load(self, header: dict[str, Any]) -> None:
-        raw = self.path.read_bytes()
+    def _load(self, raw: bytes, header: dict[str, Any]) -> None:
         good = raw[: raw.rfind(b"\n") + 1]  # a kill mid-write leaves a torn last line: drop it
         if len(good) != len(raw):
             self.path.write_bytes(good)
@@ -358,12 +359,12 @@ def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator
 
 
 def _play_local_with_threads(units: list[Unit], config: EvalConfig, spec: AgentSpec, threads: int) -> Iterator[dict]:
-    if not threads:  # scripted agents: no torch import
-        yield from play_local(units, config, build_agent(spec, config.options, seed=config.seed))
-        return
-    from mentor_agents.training import torch_threads
+    threads_set: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if threads:  # model agents only: scripted ones never import torch
+        from mentor_agents.training import torch_threads
 
-    with torch_threads(threads):
+        threads_set = torch_threads(threads)
+    with threads_set:
         yield from play_local(units, config, build_agent(spec, config.options, seed=config.seed))
 
 
