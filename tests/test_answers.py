@@ -29,9 +29,10 @@ def test_rejects_non_numbers(text):
     assert parse_number(text) is None
 
 
-def test_number_answers_are_tolerant_but_not_loose():
+def test_unrounded_number_answers_get_only_a_float_noise_tolerance():
     assert number_answer_correct("191,078.28", 191078.28)
-    assert number_answer_correct("0.3333", 1 / 3)
+    assert number_answer_correct("0.3333333333", 1 / 3)
+    assert not number_answer_correct("0.3333", 1 / 3)
     assert not number_answer_correct("0.33", 1 / 3)
     assert not number_answer_correct(None, 1.0)
     assert number_answer_correct("25%", 25.0)
@@ -50,3 +51,23 @@ def test_text_answers_normalise_case_punctuation_and_articles():
     assert text_answer_correct("The Eiffel Tower.", "eiffel tower")
     assert text_answer_correct("Paris", ["Lutetia", "paris"])
     assert not text_answer_correct("London", "Paris")
+
+
+def test_a_stated_precision_makes_the_check_exact():
+    # "to the cent" on $1.16M: a relative tolerance of 1e-4 used to accept ±$115
+    assert number_answer_correct("1,160,482.17", 1160482.17, decimals=2)
+    assert number_answer_correct("$1160482.170", 1160482.17, decimals=2)
+    assert not number_answer_correct("1160482.1712", 1160482.17, decimals=2)
+    assert not number_answer_correct("1160482.18", 1160482.17, decimals=2)
+    # ceil/floor tasks: the unrounded quotient is wrong
+    assert number_answer_correct("37", 37.0, decimals=0)
+    assert number_answer_correct("37.0", 37.0, decimals=0)
+    assert not number_answer_correct("36.32398384", 37.0, decimals=0)
+    assert number_answer_correct("12.5%", 12.5, decimals=1)
+    assert number_answer_correct("1/2", 0.5, decimals=1)
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "9" * 5000, "1/" + "7" * 5000, "-" + "1" * 300])
+def test_huge_numbers_are_not_numbers(text):
+    assert parse_number(text) is None
+    assert not number_answer_correct(text, 1.0, decimals=0)

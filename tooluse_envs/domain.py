@@ -42,7 +42,7 @@ def check_answer(expected: dict[str, Any], answer: str | None) -> Outcome:
     """The checker for answer tasks: numbers, text (with aliases) or lists of values."""
     kind = expected["kind"]
     if kind == "number":
-        return Outcome(number_answer_correct(answer, float(expected["answer"])))
+        return Outcome(number_answer_correct(answer, float(expected["answer"]), expected.get("decimals")))
     if kind == "text":
         options = expected["answer"] if isinstance(expected["answer"], list) else [expected["answer"]]
         f1 = max(token_f1(answer, option) for option in options)

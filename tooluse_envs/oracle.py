@@ -25,10 +25,14 @@ def no_tool_action() -> str:
     return "I cannot compute this without tools, so my best guess is \\boxed{0}."
 
 
-def play_reference(env: Any, task_id: str) -> tuple[float, dict]:
-    """Reset ``env`` to ``task_id``, replay the task's reference, return the final reward and info."""
+def play_reference(env: Any, task_id: str, reference: Reference | None = None) -> tuple[float, dict]:
+    """Reset ``env`` to ``task_id``, replay a trajectory, return the final reward and info.
+
+    ``reference`` defaults to the task's teacher reference; pass one of its ``alternatives`` to
+    check that another strategy is correct too.
+    """
     _, info = env.reset(options={"task_id": task_id})
-    for action in reference_actions(env.unwrapped.task.reference):
+    for action in reference_actions(reference or env.unwrapped.task.reference):
         _, reward, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             return reward, info

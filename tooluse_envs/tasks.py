@@ -34,11 +34,18 @@ class Reference:
 
     ``turns`` groups the calls into assistant turns (number of calls per turn); empty means one call
     per turn. Parallel calls, as BFCL asks for, are several calls in one turn.
+
+    Where a task admits several correct tool strategies, ``strategy`` names the one the teacher chose
+    (per task, from the problem's features) and ``alternatives`` holds the others, each a complete
+    trajectory that the tests replay. They are what gives a teacher-matching reward its signal: a
+    student can be right with another tool set, and the reward says which one the teacher preferred.
     """
 
     tool_calls: tuple[ReferenceCall, ...]
     answer: str | None
     turns: tuple[int, ...] = ()
+    strategy: str | None = None
+    alternatives: tuple[Reference, ...] = ()
 
     @property
     def tool_names(self) -> set[str]:
@@ -60,12 +67,17 @@ class Reference:
         }
         if self.turns:
             out["turns"] = list(self.turns)
+        if self.strategy is not None:
+            out["strategy"] = self.strategy
+        if self.alternatives:
+            out["alternatives"] = [alt.to_dict() for alt in self.alternatives]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reference:
         calls = tuple(ReferenceCall(c["name"], dict(c["arguments"])) for c in data["tool_calls"])
-        return cls(calls, data.get("answer"), tuple(data.get("turns", ())))
+        alternatives = tuple(cls.from_dict(alt) for alt in data.get("alternatives", ()))
+        return cls(calls, data.get("answer"), tuple(data.get("turns", ())), data.get("strategy"), alternatives)
 
 
 @dataclass(frozen=True)
@@ -81,14 +93,26 @@ class Task:
     reference: Reference
     context: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def template(self) -> str:
+        """The template the task was drawn from (its first tag), or ``""``."""
+        return self.tags[0] if self.tags and ":" not in self.tags[0] else ""
+
+    @property
+    def axis(self) -> str | None:
+        """The out-of-domain axis this task varies (its ``axis:<name>`` tag), or None."""
+        return next((tag.split(":", 1)[1] for tag in self.tags if tag.startswith("axis:")), None)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["tools"] = list(self.tools)
         out["tags"] = list(self.tags)
         out["reference"] = self.reference.to_dict()
-        if not self.context:
-            del out["context"]
+        for optional in ("context", "provenance"):
+            if not out[optional]:
+                del out[optional]
         return out
 
     @classmethod
@@ -103,6 +127,7 @@ class Task:
             reference=Reference.from_dict(data["reference"]),
             context=data.get("context", {}),
             tags=tuple(data.get("tags", ())),
+            provenance=data.get("provenance", {}),
         )
 
 
@@ -130,22 +155,35 @@ def validate_task_dict(data: dict[str, Any], where: str = "task") -> None:
         raise TaskError(f"{where} does not match task.schema.json: {problems}")
 
 
-@cache
-def _load_tasks_cached(domain: str, split: str) -> tuple[Task, ...]:
-    path = tasks_dir() / domain / f"{split}.jsonl"
+def read_task_file(path: str | Path) -> list[Task]:
+    """Every task of one JSONL file, each line validated; errors name the file and line."""
+    path = Path(path)
     if not path.is_file():
-        raise TaskError(f"no task file {path}; run `python -m tooluse_envs.generate {domain}`")
+        raise TaskError(f"no task file {path}")
     tasks = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            data = json.loads(line)
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TaskError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(data, dict):
+                raise TaskError(f"{path}:{lineno}: a task must be a JSON object")
             validate_task_dict(data, where=f"{path}:{lineno}")
             tasks.append(Task.from_dict(data))
     if not tasks:
         raise TaskError(f"{path} holds no tasks")
-    return tuple(tasks)
+    return tasks
+
+
+@cache
+def _load_tasks_cached(domain: str, split: str) -> tuple[Task, ...]:
+    path = tasks_dir() / domain / f"{split}.jsonl"
+    if not path.is_file():
+        raise TaskError(f"no task file {path}; run `python -m tooluse_envs.generate {domain}`")
+    return tuple(read_task_file(path))
 
 
 def load_tasks(domain: str, split: str) -> list[Task]:
