@@ -83,8 +83,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TOOLUSE_MENTOR_CACHE", Path.home() / ".cache" / "tooluse-mentor"))
 
 
+TRAINING_SPLIT = "train"  # never the test splits: their questions and unseen tools must not shape the vocabulary
+
+
 def _corpus(domain: str = "calculator") -> Iterator[str]:
-    """Texts the BPE is trained on: system prompts and schemas (weighted up), questions, reference turns.
+    """Texts the BPE is trained on: the train split's system prompt and schemas (weighted up), its
+    questions and reference turns.
 
     The constant system turn is repeated so it compresses to a few long tokens; role headers too.
     """
@@ -92,27 +96,29 @@ def _corpus(domain: str = "calculator") -> Iterator[str]:
 
     import tooluse_envs
     from tooluse_envs.oracle import reference_actions
-    from tooluse_envs.tasks import SPLITS, load_tasks
+    from tooluse_envs.tasks import load_tasks
 
     gym.register_envs(tooluse_envs)
-    for split in SPLITS:
-        env = gym.make("tooluse/Calculator-v0", split=split)
-        _, info = env.reset(seed=0)
-        env.close()
-        system = info["messages"][0]["content"] + "\n\n# Tools\n<tools>\n"
-        schemas = "".join(json.dumps(tool, ensure_ascii=False) + "\n" for tool in info["tools"])
-        yield from [system, schemas + "</tools>"] * 300
+    env = gym.make("tooluse/Calculator-v0", split=TRAINING_SPLIT)
+    _, info = env.reset(seed=0)
+    env.close()
+    system = info["messages"][0]["content"] + "\n\n# Tools\n<tools>\n"
+    schemas = "".join(json.dumps(tool, ensure_ascii=False) + "\n" for tool in info["tools"])
+    yield from [system, schemas + "</tools>"] * 300
     yield from ["system\n", "user\n", "assistant\n"] * 1000
-    for split in SPLITS:
-        for task in load_tasks(domain, split):
-            yield task.question
-            yield from reference_actions(task.reference)
-            if task.reference.answer is not None:
-                yield f"\n{task.reference.answer}\n"
+    for task in load_tasks(domain, TRAINING_SPLIT):
+        yield task.question
+        yield from reference_actions(task.reference)
+        if task.reference.answer is not None:
+            yield f"\n{task.reference.answer}\n"
 
 
-def _recipe_hash(vocab_size: int) -> str:
-    key = json.dumps([TOKENIZER_VERSION, vocab_size, SPECIAL_TOKENS, CHAT_TEMPLATE])
+def _recipe_hash(vocab_size: int, domain: str = "calculator") -> str:
+    """Names the cached tokenizer: it changes with the recipe and with the training tasks it reads."""
+    from tooluse_envs.tasks import tasks_dir
+
+    corpus = hashlib.sha256((tasks_dir() / domain / f"{TRAINING_SPLIT}.jsonl").read_bytes()).hexdigest()
+    key = json.dumps([TOKENIZER_VERSION, vocab_size, SPECIAL_TOKENS, CHAT_TEMPLATE, corpus])
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

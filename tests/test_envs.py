@@ -148,7 +148,8 @@ def test_max_turns_truncates(env_id):
         return
     assert env.step(call)[2:4] == (False, False)
     _, reward, terminated, truncated, info = env.step(call)
-    assert (terminated, truncated) == (False, True) and info["episode"]["truncated"] and reward == pytest.approx(0.1)
+    assert (terminated, truncated) == (False, True) and info["episode"]["truncated"]
+    assert reward == 0.0  # out of turns: the sequence never ended with EOS (the MENTOR authors' code)
     with pytest.raises(ResetNeeded):
         env.step("\\boxed{1}")
 

@@ -4,6 +4,7 @@ from tooluse_envs.episode import EpisodeRecord, Outcome, ToolCallRecord
 from tooluse_envs.rewards import (
     REWARDS,
     get_reward,
+    make_reward,
     mentor,
     mentor_f1,
     mentor_no_match,
@@ -17,13 +18,13 @@ from tooluse_envs.tasks import Reference, ReferenceCall
 TEACHER = Reference((ReferenceCall("multiply", {"a": 3, "b": 4}), ReferenceCall("add", {"a": 12, "b": 1})), "13")
 
 
-def episode(calls=(), correct=True, answer="13", eos=True, parsed=True) -> EpisodeRecord:
+def episode(calls=(), correct=True, answer="13", eos=True, parsed=True, truncated=False) -> EpisodeRecord:
     """An ended episode; calls are names, or (name, arguments), or (name, arguments, known)."""
     records = []
     for call in calls:
         name, args, known = (call, {}, True) if isinstance(call, str) else (call + (True,))[:3]
         records.append(ToolCallRecord(name, args, known, known))
-    return EpisodeRecord("t", records, 2, answer, eos, parsed, Outcome(correct))
+    return EpisodeRecord("t", records, 2, answer, eos, parsed, Outcome(correct), truncated)
 
 
 UNKNOWN = ("rm_rf", {}, False)
@@ -47,11 +48,34 @@ def test_mentor_reproduces_the_papers_table(case, record, value):
     assert f"{mentor(record, TEACHER).value:.2f}" == f"{value:.2f}"
 
 
-def test_mentor_counts_a_teacher_without_tools_as_matched_only_by_no_tools():
+def test_a_teacher_without_tools_gives_the_authors_flat_reward_by_default():
     no_tools = Reference((), "no")
-    assert mentor(episode([], answer="no"), no_tools).components["m"] == 1.0
-    assert mentor(episode(["add"], answer="no"), no_tools).components["m"] == 0.0
+    for fn in (mentor, mentor_partial, mentor_f1, strict):
+        assert fn(episode([], answer="no"), no_tools).value == pytest.approx(0.1)
+        assert fn(episode(["add"], answer="no", correct=False), no_tools).value == pytest.approx(0.1)
+    assert mentor_no_match(episode([], answer="no"), no_tools).value == pytest.approx(0.8)  # uses no teacher
+
+
+def test_the_match_option_counts_a_teacher_without_tools_as_matched_only_by_no_tools():
+    no_tools = Reference((), "no")
+    matched = make_reward("mentor", teacher_without_tools="match")
+    assert matched(episode([], answer="no"), no_tools).components["m"] == 1.0
+    assert matched(episode([], answer="no"), no_tools).value == pytest.approx(1.1)
+    assert matched(episode(["add"], answer="no"), no_tools).components["m"] == 0.0
     assert mentor(episode([], answer="13"), TEACHER).components["m"] == 0.0
+
+
+def test_running_out_of_turns_is_a_sequence_without_eos_unless_asked_otherwise():
+    out_of_turns = episode(["multiply"], answer=None, correct=False, truncated=True)
+    for fn in (mentor, sparse, mentor_no_match, strict):
+        assert fn(out_of_turns, TEACHER).value == 0.0
+    assert toolrl(out_of_turns, TEACHER).components["format"] == 0.0
+    lenient = make_reward("mentor", out_of_turns="no_answer")
+    assert lenient(out_of_turns, TEACHER).value == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="out_of_turns"):
+        make_reward("mentor", out_of_turns="sometimes")
+    with pytest.raises(ValueError, match="unknown reward option"):
+        make_reward("mentor", gate=0.2)
 
 
 def test_sparse():
@@ -86,6 +110,26 @@ def test_toolrl_score_range_and_hand_computed_case():
     half = episode([("multiply", {"a": 3, "b": 5})])
     assert toolrl(half, TEACHER).components["correct"] == pytest.approx(6 * 2.5 / 7 - 3)
     assert toolrl(episode([], answer=None), TEACHER).value == pytest.approx(0 + 6 * 0 / 7 - 3)
+
+
+def test_toolrl_counts_repeated_calls_against_the_student():
+    # names as multisets: [multiply, add] vs [multiply, add, add x15] share 2 of 17
+    spam = [("multiply", {"a": 3, "b": 4}), ("add", {"a": 12, "b": 1})] + [("add", {"a": 0, "b": 0})] * 15
+    names = 2 / 17
+    assert toolrl(episode(spam), TEACHER).components["correct"] == pytest.approx(6 * (names + 3 + 3) / 7 - 3)
+
+
+def test_toolrl_pairs_each_teacher_call_with_its_best_student_call():
+    # the first "add" is a poor match, the second exact: ToolRL's code pairs the best, not the first
+    calls = [("multiply", {"a": 3, "b": 4}), ("add", {"x": 1}), ("add", {"a": 12, "b": 1})]
+    names = 2 / 3
+    assert toolrl(episode(calls), TEACHER).components["correct"] == pytest.approx(6 * (names + 3 + 3) / 7 - 3)
+
+
+def test_toolrl_gives_no_correctness_credit_or_penalty_when_the_teacher_made_no_call():
+    no_tools = Reference((), "no")
+    assert toolrl(episode([], answer="no"), no_tools).components["correct"] == 0.0
+    assert toolrl(episode(["add"], answer="no"), no_tools).components["correct"] == 0.0
 
 
 def test_rewards_are_looked_up_by_name_or_taken_as_callables():

@@ -57,7 +57,9 @@ class ToolUseEnv(gym.Env[str, str]):
     ## Arguments
     domain, split ("train" | "test_id" | "test_ood"), max_turns, reward, sandbox (backend for domains
     that run code), task_ids (restrict to these tasks), expose_reference (put the teacher trajectory in
-    ``info["reference"]``), max_calls_per_turn, max_tool_output_chars, and domain options.
+    ``info["reference"]``), max_calls_per_turn, max_tool_output_chars, answer_from ("any_turn", as the
+    MENTOR authors' reward reads the last ``\\boxed{}`` of the whole response, tool-call turns included;
+    "final_turn": only the final turn's), and domain options.
 
     ## Version History
     * v0: initial release.
@@ -76,6 +78,7 @@ class ToolUseEnv(gym.Env[str, str]):
         expose_reference: bool = False,
         max_calls_per_turn: int = 16,
         max_tool_output_chars: int = 8192,
+        answer_from: str = "any_turn",
         render_mode: str | None = None,
         **domain_options: Any,
     ) -> None:
@@ -83,6 +86,8 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         if max_turns < 1:
             raise ConfigError("max_turns must be at least 1")
+        if answer_from not in ("any_turn", "final_turn"):
+            raise ConfigError(f"answer_from must be 'any_turn' or 'final_turn', not {answer_from!r}")
         if render_mode not in (None, "ansi"):
             raise ConfigError(f"unsupported render_mode {render_mode!r}; only 'ansi'")
         if isinstance(domain, str):
@@ -94,6 +99,7 @@ class ToolUseEnv(gym.Env[str, str]):
         self.expose_reference = expose_reference
         self.max_calls_per_turn = max_calls_per_turn
         self.max_tool_output_chars = max_tool_output_chars
+        self.answer_from = answer_from
         self.render_mode = render_mode
         self.tasks = self._select_tasks(domain.load(split), task_ids)
         self._by_id = {task.id: task for task in self.tasks}
@@ -164,11 +170,18 @@ class ToolUseEnv(gym.Env[str, str]):
             terminated = True
         elif not calls:
             # a single-turn domain's answer is the turn itself (its calls, or none): no \boxed{} is asked for
-            record.answer = turn.content if self.domain.single_turn else extract_boxed(turn.content)
+            if self.domain.single_turn:
+                record.answer = turn.content
+            else:
+                # with answer_from="any_turn", a \boxed{} of an earlier tool-call turn stands if this one has none
+                record.answer = extract_boxed(turn.content) or record.answer
             if record.answer is None:
                 observation = "No \\boxed{} answer found in the final turn; the episode is over."
             terminated = True
         else:
+            if self.answer_from == "any_turn" and not self.domain.single_turn:
+                # the authors' reward reads the last \boxed{} of the whole response, tool-call turns included
+                record.answer = extract_boxed(turn.content) or record.answer
             observation = self._run_calls(calls, dropped, record)
             terminated = self.domain.single_turn
             if terminated:
@@ -240,9 +253,12 @@ class ToolUseEnv(gym.Env[str, str]):
                 }
             )
             responses.append(f"<tool_response>\n{content}\n</tool_response>")
+        known_names = self._session.tools if self._session is not None else {}
         for call in dropped:
+            # not run, so not valid; but a name the task offers is not a hallucinated tool (the authors' h)
             error = f"too many tool calls in one turn (at most {self.max_calls_per_turn}); this one was not run"
-            record.tool_calls.append(ToolCallRecord(call.name, call.arguments, False, False, error, record.turns))
+            known = call.name in known_names
+            record.tool_calls.append(ToolCallRecord(call.name, call.arguments, known, False, error, record.turns))
         if dropped:
             responses.append(f"Error: {len(dropped)} calls beyond the limit of {self.max_calls_per_turn} were not run.")
         return "\n".join(responses)

@@ -1,10 +1,14 @@
 """Episode rewards: pure functions of (episode record, teacher reference) -> RewardResult.
 
-Definitions follow MENTOR (arXiv 2510.18383, the authors' public code) and ToolRL (arXiv 2504.13958);
-see shared/MENTOR.md. Notation: c = the answer is correct; m = the student called at least one of the
-task's tools and the *set* of tool names it called equals the teacher's (order, counts and arguments
-ignored; unknown names are left out of the set); h = the student called no tool name outside the task's
-tools. Where the teacher used no tool, m = 1 exactly when the student used none either.
+Definitions follow MENTOR (arXiv 2510.18383, the authors' public code) and ToolRL (arXiv 2504.13958,
+its ``rlla`` reward code); docs/rewards.md states them in full. Notation: c = the answer is correct;
+m = the student called at least one of the task's tools and the *set* of tool names it called equals
+the teacher's (order, counts and arguments ignored; unknown names are left out of the set); h = the
+student called no tool name outside the task's tools.
+
+Edge cases follow the authors' code by default (``AUTHORS``): a teacher that used no tool gives a flat
+0.1 to the teacher-guided rewards; an episode that ran out of turns ended without EOS, so 0.0. The
+project's earlier choices are kept as named options (``RewardOptions``, ``make_reward``).
 
 Any callable with the signature ``(EpisodeRecord, Reference | None) -> RewardResult`` can be passed to
 ``gym.make(..., reward=fn)``; built-ins are looked up by name in ``REWARDS``.
@@ -12,9 +16,11 @@ Any callable with the signature ``(EpisodeRecord, Reference | None) -> RewardRes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tooluse_envs.answers import parse_number
 from tooluse_envs.episode import EpisodeRecord
@@ -22,6 +28,32 @@ from tooluse_envs.errors import ConfigError
 from tooluse_envs.tasks import Reference
 
 NO_ANSWER_REWARD = 0.1  # MENTOR's format floor: answered with EOS but without a usable \boxed{}
+TEACHER_WITHOUT_TOOLS_REWARD = 0.1  # the authors' flat value when the teacher trajectory has no tool call
+
+
+@dataclass(frozen=True)
+class RewardOptions:
+    """Where the project may depart from the authors' reward code; the defaults are the authors'.
+
+    Attributes:
+        teacher_without_tools: ``"flat"`` (authors): the teacher-guided rewards return 0.1 when the
+            teacher called no tool. ``"match"``: score normally, with m = 1 exactly when the student
+            called no tool either (useful for irrelevance tasks, where calling nothing is the skill).
+        out_of_turns: ``"no_eos"`` (authors): an episode cut at ``max_turns`` never ended its sequence,
+            so it scores 0.0 like any cut-off turn. ``"no_answer"``: it scores like a missing answer (0.1).
+    """
+
+    teacher_without_tools: Literal["flat", "match"] = "flat"
+    out_of_turns: Literal["no_eos", "no_answer"] = "no_eos"
+
+    def __post_init__(self) -> None:
+        if self.teacher_without_tools not in ("flat", "match"):
+            raise ConfigError(f"teacher_without_tools must be 'flat' or 'match', not {self.teacher_without_tools!r}")
+        if self.out_of_turns not in ("no_eos", "no_answer"):
+            raise ConfigError(f"out_of_turns must be 'no_eos' or 'no_answer', not {self.out_of_turns!r}")
+
+
+AUTHORS = RewardOptions()
 
 
 @dataclass(frozen=True)
@@ -88,20 +120,41 @@ def tool_sequence_match(episode: EpisodeRecord, reference: Reference | None) -> 
     return float(all(s.name == t.name and _same_value(s.arguments, t.arguments) for s, t in pairs))
 
 
-def _gated(episode: EpisodeRecord, components: dict[str, float], value: Callable[[], float]) -> RewardResult:
+def ended_with_eos(episode: EpisodeRecord, options: RewardOptions = AUTHORS) -> bool:
+    """Whether the episode's sequence ended with EOS (running out of turns does not, by default)."""
+    if episode.truncated and options.out_of_turns == "no_eos":
+        return False
+    return episode.ended_with_eos
+
+
+def _gated(
+    episode: EpisodeRecord,
+    components: dict[str, float],
+    value: Callable[[], float],
+    options: RewardOptions = AUTHORS,
+) -> RewardResult:
     """MENTOR's format gates: 0 when cut off without EOS, 0.1 without a boxed answer."""
-    if not episode.ended_with_eos:
+    if not ended_with_eos(episode, options):
         return RewardResult(0.0, {**components, "gate": 0.0})
     if not episode.has_answer:
         return RewardResult(NO_ANSWER_REWARD, {**components, "gate": NO_ANSWER_REWARD})
     return RewardResult(round(value(), 10), components)
 
 
-def _mentor_shape(episode: EpisodeRecord, m: float, with_h: bool = True) -> RewardResult:
+def _mentor_shape(
+    episode: EpisodeRecord,
+    reference: Reference | None,
+    m: Callable[[EpisodeRecord, Reference | None], float],
+    options: RewardOptions,
+    with_h: bool = True,
+) -> RewardResult:
+    if not _teacher_names(reference) and options.teacher_without_tools == "flat":
+        return RewardResult(TEACHER_WITHOUT_TOOLS_REWARD, {"teacher_without_tools": TEACHER_WITHOUT_TOOLS_REWARD})
     c = float(episode.correct)
     h = float(not episode.called_unknown_tool) if with_h else 0.0
-    parts = {"c": c, "m": m, "h": h}
-    return _gated(episode, parts, lambda: 0.7 * c + 0.3 * m * (c + 0.2 * (1 - c)) + 0.1 * h)
+    parts = {"c": c, "m": m(episode, reference), "h": h}
+    formula = lambda: 0.7 * c + 0.3 * parts["m"] * (c + 0.2 * (1 - c)) + 0.1 * h  # noqa: E731
+    return _gated(episode, parts, formula, options)
 
 
 def outcome(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
@@ -110,68 +163,93 @@ def outcome(episode: EpisodeRecord, reference: Reference | None) -> RewardResult
     return RewardResult(c, {"c": c})
 
 
-def sparse(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def sparse(episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS) -> RewardResult:
     """Sparse outcome RL: 0 without EOS, 0.1 without a boxed answer, 1 if correct, 0.1 if wrong."""
     c = float(episode.correct)
-    return _gated(episode, {"c": c}, lambda: 1.0 if c else NO_ANSWER_REWARD)
+    return _gated(episode, {"c": c}, lambda: 1.0 if c else NO_ANSWER_REWARD, options)
 
 
-def mentor(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def mentor(episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS) -> RewardResult:
     """MENTOR: 0.7·c + 0.3·m·(c + 0.2·(1−c)) + 0.1·h, after the format gates. Max 1.1."""
-    return _mentor_shape(episode, tool_set_match(episode, reference))
+    return _mentor_shape(episode, reference, tool_set_match, options)
 
 
-def mentor_partial(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def mentor_partial(
+    episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS
+) -> RewardResult:
     """MENTOR with m = 1 when the tool-name sets overlap at all, and no h term. Max 1.0."""
-    return _mentor_shape(episode, tool_set_overlap(episode, reference), with_h=False)
+    return _mentor_shape(episode, reference, tool_set_overlap, options, with_h=False)
 
 
-def mentor_f1(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def mentor_f1(episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS) -> RewardResult:
     """MENTOR with the F1 of the tool-name sets in place of m."""
-    return _mentor_shape(episode, tool_set_f1(episode, reference))
+    return _mentor_shape(episode, reference, tool_set_f1, options)
 
 
-def mentor_no_match(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def mentor_no_match(
+    episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS
+) -> RewardResult:
     """Ablation without the teacher term: 0.7·c + 0.1·h (format gates kept, h not gated by c)."""
     c, h = float(episode.correct), float(not episode.called_unknown_tool)
-    return _gated(episode, {"c": c, "h": h}, lambda: 0.7 * c + 0.1 * h)
+    return _gated(episode, {"c": c, "h": h}, lambda: 0.7 * c + 0.1 * h, options)
 
 
-def strict(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+def strict(episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS) -> RewardResult:
     """Strict trajectory matching: MENTOR's shape with m = exact equality of the call sequence."""
-    return _mentor_shape(episode, tool_sequence_match(episode, reference))
+    return _mentor_shape(episode, reference, tool_sequence_match, options)
 
 
-def _jaccard(a: set[Any], b: set[Any]) -> float:
-    return 1.0 if not a and not b else len(a & b) / len(a | b)
+def multiset_jaccard(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
+    """|a ∩ b| / |a ∪ b| counting repeats: calling a tool 17 times where it was needed once costs credit.
+
+    Equal sequences score 1 (two empty ones too); one empty side scores 0.
+    """
+    if list(a) == list(b):
+        return 1.0
+    if not a or not b:
+        return 0.0
+    common = sum((Counter(a) & Counter(b)).values())
+    return common / (len(a) + len(b) - common)
 
 
-def _toolrl_call_score(arguments: dict[str, Any] | None, expected: dict[str, Any]) -> float:
-    arguments = arguments or {}
-    names = _jaccard(set(arguments), set(expected))
-    values = sum(k in arguments and _same_value(arguments[k], v) for k, v in expected.items())
-    return names + values
+def _toolrl_call_score(arguments: dict[str, Any], expected: dict[str, Any]) -> float:
+    names = multiset_jaccard(list(expected), list(arguments))
+    return names + sum(1.0 for k, v in expected.items() if k in arguments and arguments[k] == v)
 
 
-def toolrl(episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
-    """ToolRL: R_format ∈ {0, 1} plus R_correct = 6·score/S_max − 3 ∈ [−3, 3].
+def toolrl(episode: EpisodeRecord, reference: Reference | None, options: RewardOptions = AUTHORS) -> RewardResult:
+    """ToolRL: R_format ∈ {0, 1} plus R_correct ∈ [−3, 3], as ToolRL's own reward code computes it.
 
-    score = Jaccard of the call-name sets + Σ over matched calls (parameter-name Jaccard + number of
-    exactly matching parameter values); S_max = 1 + Σ over teacher calls (1 + number of parameters).
-    Calls are matched greedily in order, by name. Format = EOS, every tool-call block parsed, and an answer.
+    R_correct = 0 when the teacher made no call; 3 when the calls equal the teacher's exactly; else
+    6·score/S_max − 3 with score = multiset Jaccard of the call names + Σ over teacher calls of the best
+    still-unpaired student call of that name (parameter-name multiset Jaccard + number of parameters
+    with exactly the teacher's value; only a pairing scoring above 0 counts) and S_max = 1 + Σ over
+    teacher calls (1 + number of parameters). Format = EOS, every tool-call block parsed, and an answer.
     """
     teacher = list(reference.tool_calls) if reference else []
     student = [c for c in episode.tool_calls if c.name is not None]
-    r_format = float(episode.ended_with_eos and episode.all_calls_parsed and episode.has_answer)
-    score = _jaccard({c.name for c in student}, {c.name for c in teacher})
-    unused = list(student)
-    for expected in teacher:
-        match = next((c for c in unused if c.name == expected.name), None)
-        if match is not None:
-            unused.remove(match)
-            score += _toolrl_call_score(match.arguments, expected.arguments)
-    s_max = 1 + sum(1 + len(c.arguments) for c in teacher)
-    r_correct = 6 * score / s_max - 3
+    r_format = float(ended_with_eos(episode, options) and episode.all_calls_parsed and episode.has_answer)
+    pairs = [(c.name, c.arguments or {}) for c in student]
+    if not teacher:
+        r_correct = 0.0
+    elif pairs == [(c.name, c.arguments) for c in teacher]:
+        r_correct = 3.0
+    else:
+        score = multiset_jaccard([c.name for c in teacher], [name for name, _ in pairs])
+        paired: set[int] = set()
+        for expected in teacher:
+            best, best_index = 0.0, -1
+            for i, (name, arguments) in enumerate(pairs):
+                if i in paired or name != expected.name:
+                    continue
+                candidate = _toolrl_call_score(arguments, expected.arguments)
+                if candidate > best:
+                    best, best_index = candidate, i
+            if best_index >= 0:
+                paired.add(best_index)
+                score += best
+        s_max = 1 + sum(1 + len(c.arguments) for c in teacher)
+        r_correct = 6 * score / s_max - 3
     return RewardResult(round(r_format + r_correct, 10), {"format": r_format, "correct": r_correct})
 
 
@@ -194,3 +272,16 @@ def get_reward(reward: str | RewardFn) -> RewardFn:
     if reward not in REWARDS:
         raise ConfigError(f"unknown reward {reward!r}; choose one of {', '.join(REWARDS)} or pass a callable")
     return REWARDS[reward]
+
+
+def make_reward(name: str, **options: Any) -> RewardFn:
+    """A built-in reward with ``RewardOptions`` other than the authors', e.g.
+    ``make_reward("mentor", teacher_without_tools="match")`` for ``gym.make(..., reward=...)``."""
+    base = get_reward(name)
+    if base is outcome:
+        raise ConfigError("the outcome reward takes no options")
+    try:
+        reward_options = RewardOptions(**options)
+    except TypeError as exc:
+        raise ConfigError(f"unknown reward option: {exc}; RewardOptions has teacher_without_tools, out_of_turns") from None
+    return functools.partial(base, options=reward_options)

@@ -63,3 +63,14 @@ def test_training_is_deterministic(tokenizer):
     from mentor_agents.tokenizer import train_tokenizer
 
     assert train_tokenizer().get_vocab() == tokenizer.get_vocab()
+
+
+def test_tokenizer_corpus_holds_no_test_question():
+    from mentor_agents.tokenizer import _corpus
+    from tooluse_envs.tasks import load_tasks
+
+    corpus = set(_corpus())
+    test_questions = {t.question for split in ("test_id", "test_ood") for t in load_tasks("calculator", split)}
+    train_questions = {t.question for t in load_tasks("calculator", "train")}
+    assert train_questions <= corpus
+    assert not (test_questions - train_questions) & corpus
