@@ -5,7 +5,7 @@ top-p 0.95, at most ``max_turns`` turns), score them with the reward named by ``
 env), normalise rewards within each group, then one PPO epoch over the batch with gradient
 accumulation: clipped ratio loss + KL to the frozen initial model (k3) - entropy bonus, token-mean over
 sampled tokens only (prompt and tool-response tokens have ``loss_mask`` 0). Defaults follow
-shared/MENTOR.md, scaled down so the ``tiny`` preset trains on a CPU.
+the MENTOR authors' configuration (docs/rewards.md), scaled down so the ``tiny`` preset trains on a CPU.
 
 Rollouts are played in fixed, seeded chunks (``rollout.RolloutChunk``), in this process or on Ray
 actors (``ray_workers``); the chunking alone decides the tokens, so both give the same training run.

@@ -2,7 +2,7 @@
 
 ``Sandbox`` runs code in a jail (bubblewrap, docker, or — with a warning — a plain subprocess) whose
 interpreter state persists across calls; ``SandboxPool`` keeps warm sandboxes for many episodes.
-See ARCHITECTURE.md, section "sandbox".
+The README's "The sandbox" section shows the API and what each backend enforces.
 """
 
 from .bwrap import BwrapConfig

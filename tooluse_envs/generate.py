@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from tooluse_envs.domain import make_domain
-from tooluse_envs.tasks import SPLITS, tasks_dir, write_tasks
+from tooluse_envs.task_stats import axis_counts, leaked_computations, strategy_stats
+from tooluse_envs.tasks import SPLITS, load_tasks, read_task_file, tasks_dir, write_tasks
 
 GENERATED_DOMAINS = ("calculator", "sql", "code", "search", "rest")
 
@@ -27,6 +28,23 @@ def generate(domain_name: str, out_dir: Path) -> dict[str, int]:
         counts[split] = len(tasks)
     domain.close()
     return counts
+
+
+def report(domain_name: str, root: Path | None = None) -> str:
+    """What ``make tasks`` prints per domain: strategy variety, OOD axes and train/test_id leaks."""
+
+    def tasks(split: str) -> list:
+        return read_task_file(root / domain_name / f"{split}.jsonl") if root else load_tasks(domain_name, split)
+
+    lines = [f"## {domain_name}"]
+    for split in SPLITS:
+        row = strategy_stats(tasks(split)).as_row()
+        lines.append(f"  {split:<8} " + "  ".join(f"{key}: {value}" for key, value in row.items()))
+    axes = axis_counts(tasks("test_ood"))
+    lines.append("  test_ood axes: " + ", ".join(f"{axis} {n}" for axis, n in sorted(axes.items())))
+    leaked = leaked_computations(tasks("train"), tasks("test_id"))
+    lines.append(f"  test_id tasks computing a train task's computation: {len(leaked)}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or tasks_dir()
     for name in args.domains:
         print(name, generate(name, out))
+        print(report(name, out))
     return 0
 
 
