@@ -1,10 +1,13 @@
-"""GRPO with MENTOR rewards, readable top to bottom: collect groups → advantages → one PPO epoch → log.
+"""GRPO with MENTOR rewards, readable top to bottom: collect groups → advantages → PPO updates → log.
 
 For each step: take ``prompts_per_step`` tasks, play ``group_size`` rollouts of each (temperature 0.6,
 top-p 0.95, at most ``max_turns`` turns), score them with the reward named by ``reward`` (computed by the
-env), normalise rewards within each group, then one PPO epoch over the batch with gradient
-accumulation: clipped ratio loss + KL to the frozen initial model (k3) - entropy bonus, token-mean over
-sampled tokens only (prompt and tool-response tokens have ``loss_mask`` 0). Defaults follow
+env), normalise rewards within each group. Then, as verl does, the learner recomputes the batch's old
+log-probs itself (the sampler's differ from the learner's by numerics) and takes one clipped update per
+mini-batch of ``ppo_mini_batch`` prompts, ``ppo_epochs`` times: after the first update the batch is
+off-policy, which is what the ratio clip is for. The loss is clipped ratio loss + KL to the frozen initial
+model (k3) - entropy bonus, token-mean over sampled tokens only (prompt and tool-response tokens have
+``loss_mask`` 0), with gradient accumulation over micro-batches. Defaults follow
 the MENTOR authors' configuration (docs/rewards.md), scaled down so the ``tiny`` preset trains on a CPU.
 
 Rollouts are played in fixed, seeded chunks (``rollout.RolloutChunk``), in this process or on Ray
@@ -44,9 +47,15 @@ class GRPOConfig:
     reward: str = "mentor"
     """Reward name from tooluse_envs.rewards.REWARDS, passed to the env."""
     steps: int = 20
-    """Optimizer steps (one PPO epoch each)."""
+    """Training steps: one batch of rollouts each, then its PPO updates."""
     prompts_per_step: int = 4
     """Tasks per step [32]."""
+    ppo_mini_batch: int = 1
+    """Tasks per optimizer update [8]: prompts_per_step / ppo_mini_batch updates per epoch [32/8 = 4]."""
+    ppo_epochs: int = 1
+    """Passes over each step's batch [1]."""
+    dual_clip: float | None = None
+    """Dual-clip bound c > 1 for negative advantages (verl's clip_ratio_c, e.g. 3.0); None: off."""
     group_size: int = 4
     """Rollouts per task [10]."""
     lr: float = 1e-4
@@ -101,6 +110,15 @@ class GRPOConfig:
             raise ValueError("rollout_threads and ray_workers must not be negative")
         if self.ray_address and not self.ray_workers:
             raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
+        if self.ppo_mini_batch < 1 or self.prompts_per_step % self.ppo_mini_batch:
+            raise ValueError(
+                f"ppo_mini_batch ({self.ppo_mini_batch}) must be at least 1 and divide prompts_per_step "
+                f"({self.prompts_per_step})"
+            )
+        if self.ppo_epochs < 1:
+            raise ValueError("ppo_epochs must be at least 1")
+        if self.dual_clip is not None and self.dual_clip <= 1:
+            raise ValueError(f"dual_clip must be above 1 (verl uses 3.0), not {self.dual_clip}")
 
     @property
     def rollout_chunks(self) -> int:
@@ -120,6 +138,86 @@ def task_order(env: Any, seed: int) -> list[str]:
     return ids
 
 
+def _batches(trajs: list[Trajectory], size: int) -> list[range]:
+    return [range(start, min(start + size, len(trajs))) for start in range(0, len(trajs), size)]
+
+
+def learner_logprobs(
+    model: Any, ref_model: Any | None, trajs: list[Trajectory], cfg: GRPOConfig
+) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """The batch's old log-probs as the learner computes them before any update, and the reference
+    model's, once per batch (verl's ``compute_log_prob``/``compute_ref_log_prob``)."""
+    device = next(model.parameters()).device
+    old: list[torch.Tensor] = []
+    ref: list[torch.Tensor] | None = [] if ref_model is not None else None
+    model.eval()
+    with torch.no_grad():
+        for chunk in _batches(trajs, cfg.micro_batch):
+            ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
+            attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
+            logp, _ = score_tokens(model, ids, attn, cfg.temperature)
+            old += [logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
+            if ref is not None:
+                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature)
+                ref += [ref_logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
+    return old, ref
+
+
+def _pad(rows: list[torch.Tensor]) -> torch.Tensor:
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=0.0)
+
+
+def _optimizer_update(
+    model: Any,
+    optimizer: Any,
+    trajs: list[Trajectory],
+    advantages: torch.Tensor,
+    old: list[torch.Tensor],
+    ref: list[torch.Tensor] | None,
+    indices: range,
+    cfg: GRPOConfig,
+) -> dict[str, float]:
+    """One optimizer step on one mini-batch, gradients accumulated over its micro-batches."""
+    device = next(model.parameters()).device
+    num_tokens = float(sum(max(0, sum(trajs[i].loss_mask[1:])) for i in indices))
+    totals = dict.fromkeys(("loss", "pg_loss", "kl", "entropy", "clip_frac", "approx_kl"), 0.0)
+    ratio_min, ratio_max = float("inf"), float("-inf")
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    for start in range(indices.start, indices.stop, cfg.micro_batch):
+        chunk = range(start, min(start + cfg.micro_batch, indices.stop))
+        ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
+        attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
+        mask = pad_right([trajs[i].loss_mask for i in chunk], 0, torch.float32, device)[:, 1:]
+        logp, entropy = score_tokens(model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0)
+        ref_logp = _pad([ref[i] for i in chunk]) if ref is not None else None
+        adv = advantages[chunk.start : chunk.stop].to(device)
+        parts = grpo_loss(
+            logp, _pad([old[i] for i in chunk]), adv, mask, ref_logp, entropy,
+            cfg.clip, cfg.kl_coef, cfg.entropy_coef, num_tokens, cfg.dual_clip,
+        )  # fmt: skip
+        parts.loss.backward()
+        values = (parts.loss, parts.policy, parts.kl, parts.entropy, parts.clip_frac, parts.approx_kl)
+        for key, value in zip(totals, values, strict=True):
+            totals[key] += float(value.detach())
+        ratio_min, ratio_max = min(ratio_min, float(parts.ratio_min)), max(ratio_max, float(parts.ratio_max))
+    totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+    optimizer.step()
+    return {**totals, "ratio_min": ratio_min, "ratio_max": ratio_max}
+
+
+def sampler_logprob_gap(trajs: list[Trajectory], old: list[torch.Tensor]) -> float:
+    """Mean |sampler − learner| log-prob over sampled tokens: the numeric mismatch the ratio would
+    otherwise carry into the first update (bf16 or vLLM samplers make it larger)."""
+    total, count = 0.0, 0
+    for traj, learner in zip(trajs, old, strict=True):
+        mask = torch.tensor(traj.loss_mask[1:], dtype=torch.bool)
+        sampler = torch.tensor(traj.old_logprobs[1:], dtype=torch.float32)
+        total += float((sampler[mask] - learner.cpu()[mask]).abs().sum())
+        count += int(mask.sum())
+    return total / max(1, count)
+
+
 def update(
     model: Any,
     ref_model: Any | None,
@@ -128,32 +226,22 @@ def update(
     advantages: torch.Tensor,
     cfg: GRPOConfig,
 ) -> dict[str, float]:
-    """One PPO epoch over the batch: accumulate micro-batch gradients, then one optimizer step."""
-    device = next(model.parameters()).device
-    num_tokens = float(sum(max(0, sum(t.loss_mask[1:])) for t in trajs))
-    totals = {"loss": 0.0, "pg_loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0}
-    model.train()
-    optimizer.zero_grad(set_to_none=True)
-    for start in range(0, len(trajs), cfg.micro_batch):
-        chunk = trajs[start : start + cfg.micro_batch]
-        ids = pad_right([t.token_ids for t in chunk], 0, torch.long, device)
-        attn = pad_right([[1] * len(t.token_ids) for t in chunk], 0, torch.long, device)
-        mask = pad_right([t.loss_mask for t in chunk], 0, torch.float32, device)[:, 1:]
-        old = pad_right([t.old_logprobs for t in chunk], 0.0, torch.float32, device)[:, 1:]
-        logp, entropy = score_tokens(model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0)
-        ref_logp = None
-        if ref_model is not None:
-            with torch.no_grad():
-                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature)
-        adv = advantages[start : start + len(chunk)].to(device)
-        parts = grpo_loss(logp, old, adv, mask, ref_logp, entropy, cfg.clip, cfg.kl_coef, cfg.entropy_coef, num_tokens)
-        parts.loss.backward()
-        values = (parts.loss, parts.policy, parts.kl, parts.entropy, parts.clip_frac)
-        for key, value in zip(totals, values, strict=True):
-            totals[key] += float(value.detach())
-    totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-    optimizer.step()
-    return totals
+    """PPO over one batch: learner old log-probs, then ``ppo_epochs`` × one update per mini-batch.
+
+    Returns the updates' mean loss parts (the ratio range over all of them) and how many there were.
+    """
+    old, ref = learner_logprobs(model, ref_model, trajs, cfg)
+    rows = [
+        _optimizer_update(model, optimizer, trajs, advantages, old, ref, indices, cfg)
+        for _ in range(cfg.ppo_epochs)
+        for indices in _batches(trajs, cfg.ppo_mini_batch * cfg.group_size)
+    ]
+    stats = {key: sum(row[key] for row in rows) / len(rows) for key in rows[0]}
+    stats["ratio_min"] = min(row["ratio_min"] for row in rows)
+    stats["ratio_max"] = max(row["ratio_max"] for row in rows)
+    stats["updates"] = float(len(rows))
+    stats["sampler_logprob_gap"] = sampler_logprob_gap(trajs, old)
+    return stats
 
 
 def validate(policy: HFPolicy, tokenizer: Any, envs: list[Any], cfg: GRPOConfig) -> dict[str, float]:
@@ -231,7 +319,7 @@ def train_grpo(
             rollout_time = time.perf_counter() - started
             # 2. advantages: rewards normalised within each group
             advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
-            # 3. one PPO epoch
+            # 3. PPO: learner old log-probs, then clipped updates per mini-batch
             stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
             scheduler.step()
             step += 1

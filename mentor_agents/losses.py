@@ -34,18 +34,31 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-6) 
 
 
 def clipped_policy_loss(
-    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, clip: float = 0.2
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    clip: float = 0.2,
+    dual_clip: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token PPO clipped surrogate (to minimise) and whether each token was clipped.
 
-    ``advantages`` is per sequence ``[batch]`` (broadcast over tokens) or per token.
+    ``advantages`` is per sequence ``[batch]`` (broadcast over tokens) or per token. ``dual_clip``
+    (c > 1, verl's ``clip_ratio_c``) also bounds the loss of negative-advantage tokens by −c·A, so one
+    token whose ratio exploded cannot dominate the batch.
     """
     if advantages.dim() == 1:
         advantages = advantages[:, None]
+    advantages = advantages.expand_as(logprobs)
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
     clipped = -advantages * ratio.clamp(1.0 - clip, 1.0 + clip)
-    return torch.maximum(unclipped, clipped), (clipped > unclipped).float()
+    loss, was_clipped = torch.maximum(unclipped, clipped), (clipped > unclipped).float()
+    if dual_clip is not None:
+        bound = -advantages * dual_clip
+        dual = (advantages < 0) & (loss > bound)
+        loss = torch.where(dual, bound, loss)
+        was_clipped = torch.maximum(was_clipped, dual.float())
+    return loss, was_clipped
 
 
 def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
@@ -71,13 +84,21 @@ def token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor, temperature: f
 
 @dataclass
 class LossParts:
-    """The GRPO loss and the parts that are logged."""
+    """The GRPO loss and the parts that are logged.
+
+    ``approx_kl`` is the token-mean of ``old − new`` log-probs (verl's ``ppo_kl``): 0 on the first
+    update of a batch, growing as later mini-batches go off-policy; with ``clip_frac`` and the ratio
+    range it shows whether the clip acts at all.
+    """
 
     loss: torch.Tensor
     policy: torch.Tensor
     kl: torch.Tensor
     entropy: torch.Tensor
     clip_frac: torch.Tensor
+    approx_kl: torch.Tensor
+    ratio_min: torch.Tensor
+    ratio_max: torch.Tensor
 
 
 def grpo_loss(
@@ -91,13 +112,22 @@ def grpo_loss(
     kl_coef: float = 0.001,
     entropy_coef: float = 0.001,
     num_tokens: float | None = None,
+    dual_clip: float | None = None,
 ) -> LossParts:
     """Clipped policy loss + ``kl_coef`` * KL to the reference - ``entropy_coef`` * entropy, token-mean."""
     mask = mask.float()
-    per_token, clipped = clipped_policy_loss(logprobs, old_logprobs, advantages, clip)
+    per_token, clipped = clipped_policy_loss(logprobs, old_logprobs, advantages, clip, dual_clip)
     policy = masked_mean(per_token, mask, num_tokens)
     zero = policy.new_zeros(())
     kl = masked_mean(kl_k3(logprobs, ref_logprobs), mask, num_tokens) if ref_logprobs is not None else zero
     ent = masked_mean(entropy, mask, num_tokens) if entropy is not None else zero
     loss = policy + kl_coef * kl - entropy_coef * ent
-    return LossParts(loss, policy.detach(), kl.detach(), ent.detach(), masked_mean(clipped, mask, num_tokens).detach())
+    with torch.no_grad():
+        log_ratio = logprobs.detach() - old_logprobs
+        ratio = log_ratio.exp()
+        sampled = mask > 0
+        ratio_min = ratio[sampled].min() if sampled.any() else ratio.new_ones(())
+        ratio_max = ratio[sampled].max() if sampled.any() else ratio.new_ones(())
+        approx_kl = masked_mean(-log_ratio, mask, num_tokens)
+    clip_frac = masked_mean(clipped, mask, num_tokens).detach()
+    return LossParts(loss, policy.detach(), kl.detach(), ent.detach(), clip_frac, approx_kl, ratio_min, ratio_max)

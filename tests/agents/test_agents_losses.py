@@ -87,3 +87,16 @@ def test_masked_tokens_get_no_gradient():
     grpo_loss(logp, torch.zeros(1, 4), torch.tensor([1.0]), mask, torch.zeros(1, 4)).loss.backward()
     assert logp.grad[0, 1] == 0 and logp.grad[0, 3] == 0
     assert logp.grad[0, 0] != 0 and logp.grad[0, 2] != 0
+
+
+def test_dual_clip_bounds_the_loss_of_negative_advantage_tokens():
+    from mentor_agents.losses import clipped_policy_loss
+
+    logp = torch.log(torch.tensor([[5.0, 5.0, 1.0]]))  # ratios 5, 5, 1 against old log-prob 0
+    old = torch.zeros(1, 3)
+    adv = torch.tensor([[-1.0, 1.0, -1.0]])
+    plain, _ = clipped_policy_loss(logp, old, adv, clip=0.2)
+    dual, clipped = clipped_policy_loss(logp, old, adv, clip=0.2, dual_clip=3.0)
+    assert plain[0].tolist() == pytest.approx([5.0, -1.2, 1.0])
+    assert dual[0].tolist() == pytest.approx([3.0, -1.2, 1.0])  # only the exploded negative-advantage token
+    assert clipped[0].tolist() == [1.0, 1.0, 0.0]
