@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from mentor_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.losses import group_advantages, grpo_loss
 from mentor_agents.metrics import MetricsLog, plot_metrics, rollout_metrics
-from mentor_agents.policies.base import SamplingParams
+from mentor_agents.policies.base import Policy, Sampler, SamplingParams
 from mentor_agents.policies.hf import HFPolicy
 from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
 from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
@@ -102,6 +102,9 @@ class GRPOConfig:
     """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
     ray_address: str | None = None
     """An existing Ray cluster for ``ray_workers`` (None: start or reuse a local one)."""
+    sampler: str = "hf"
+    """What generates rollouts in this process: ``hf`` (the learner's own model, nothing to copy) or
+    ``vllm`` (a vLLM engine on the GPU, weights synced after every step)."""
 
     def __post_init__(self) -> None:
         if min(self.prompts_per_step, self.group_size, self.rollout_batch, self.micro_batch) < 1:
@@ -119,6 +122,10 @@ class GRPOConfig:
             raise ValueError("ppo_epochs must be at least 1")
         if self.dual_clip is not None and self.dual_clip <= 1:
             raise ValueError(f"dual_clip must be above 1 (verl uses 3.0), not {self.dual_clip}")
+        if self.sampler not in ("hf", "vllm"):
+            raise ValueError(f"sampler must be 'hf' or 'vllm', not {self.sampler!r}")
+        if self.sampler == "vllm" and self.ray_workers:
+            raise ValueError("sampler='vllm' generates in this process: set ray_workers=0")
 
     @property
     def rollout_chunks(self) -> int:
@@ -244,7 +251,19 @@ def update(
     return stats
 
 
-def validate(policy: HFPolicy, tokenizer: Any, envs: list[Any], cfg: GRPOConfig) -> dict[str, float]:
+def build_sampler(cfg: GRPOConfig, learner: HFPolicy, tokenizer: Any, out_dir: Path) -> Sampler:
+    """The rollout sampler: the learner's own ``HFPolicy``, or a vLLM engine started from its weights."""
+    if cfg.sampler == "hf":
+        return learner
+    from mentor_agents.policies.vllm import VLLMPolicy  # raises with install advice without vLLM/GPU
+
+    start = out_dir / "sampler_init"
+    learner.model.save_pretrained(start)
+    tokenizer.save_pretrained(start)
+    return VLLMPolicy(str(start), tokenizer, seed=cfg.seed)
+
+
+def validate(policy: Policy, tokenizer: Any, envs: list[Any], cfg: GRPOConfig) -> dict[str, float]:
     """Greedy rollouts on the first ``len(envs)`` tasks of the validation split (MENTOR validates greedy)."""
     task_ids = [task.id for task in envs[0].unwrapped.tasks[: len(envs)]]
     greedy = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=cfg.max_new_tokens)
@@ -274,6 +293,7 @@ def train_grpo(
         else:
             out_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), ref_path)
+    sampler = build_sampler(cfg, policy, tokenizer, out_dir)  # after a resume: from the resumed weights
     batch = cfg.prompts_per_step * cfg.group_size
     n_chunks = cfg.rollout_chunks
     if cfg.ray_workers > n_chunks:
@@ -312,7 +332,7 @@ def train_grpo(
             chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
             if collector is None:
                 with torch_threads(cfg.rollout_threads):
-                    trajs = play_chunks(envs, policy, tokenizer, sampling, chunks)
+                    trajs = play_chunks(envs, sampler, tokenizer, sampling, chunks)
             else:
                 collector.sync_weights(model)
                 trajs = collector.collect(chunks, sampling)
@@ -321,6 +341,7 @@ def train_grpo(
             advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
             # 3. PPO: learner old log-probs, then clipped updates per mini-batch
             stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
+            sampler.sync_weights(model.state_dict())  # in-process HF: shared tensors, nothing to copy
             scheduler.step()
             step += 1
             # 4. log and checkpoint

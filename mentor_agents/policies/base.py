@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, Union, runtime_checkable
 
 FinishReason = Literal["stop", "length"]
 Prompt = list[int] | list[dict[str, Any]]
@@ -42,4 +44,26 @@ class Policy(Protocol):
 
     def generate(self, prompts: list[Prompt], sampling: SamplingParams) -> list[Generation]:
         """One generation per prompt, in order."""
+        ...
+
+
+Weights = Union[Mapping[str, Any], str, "os.PathLike[str]"]
+"""A state dict (name -> tensor), or the path of a weights file (``.safetensors`` or a torch ``.pt``)."""
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """What GRPO and evaluation sample from: token ids in, sampled ids and their log-probs out.
+
+    The learner owns the weights; after each update it hands them to the sampler with
+    ``sync_weights``. A sampler that shares the learner's tensors (``HFPolicy`` in the same process)
+    has nothing to copy; one that holds its own copy (vLLM, a Ray actor) loads them.
+    """
+
+    def generate(self, prompts: list[Prompt], sampling: SamplingParams) -> list[Generation]:
+        """One generation per prompt (token ids), with the log-prob of every sampled token."""
+        ...
+
+    def sync_weights(self, weights: Weights) -> None:
+        """Make the next ``generate`` use these weights."""
         ...

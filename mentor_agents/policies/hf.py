@@ -8,11 +8,13 @@ log-probs PPO needs without a second forward pass.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.tokenizer import encode, render
 from mentor_agents.training import autocast
 
@@ -47,8 +49,19 @@ def sample_next(
     return tokens, logp.gather(-1, tokens[:, None])[:, 0]
 
 
+def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.safetensors`` file or a torch checkpoint (``.pt``/``.bin``) on the CPU."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("model", state) if isinstance(state, dict) else state
+
+
 class HFPolicy:
-    """A transformers model + tokenizer as a ``Policy`` (CPU or GPU, batched)."""
+    """A transformers model + tokenizer as a ``Policy`` and a ``Sampler`` (CPU or GPU, batched)."""
 
     def __init__(
         self,
@@ -71,6 +84,20 @@ class HFPolicy:
         # only the last position's logits are needed while sampling (a full [B, T, vocab] is huge)
         keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
         self._keep_last = {keep: 1} if keep else {}
+
+    @torch.no_grad()
+    def sync_weights(self, weights: Weights) -> None:
+        """Copy the learner's weights in; tensors that already are the model's own (the learner and
+        the sampler share one model in-process) are skipped, so the in-process sync costs nothing."""
+        state = weights if isinstance(weights, Mapping) else load_weights_file(weights)
+        own = self.model.state_dict()
+        unknown = sorted(set(state) - set(own))
+        if unknown:
+            raise ValueError(f"weights for parameters this model does not have: {unknown[:3]}")
+        for name, tensor in state.items():
+            target = own[name]
+            if target.data_ptr() != tensor.data_ptr():
+                target.copy_(tensor.to(target.device, target.dtype))
 
     def _ids(self, prompt: Prompt, tools: list[dict] | None = None) -> list[int]:
         if prompt and isinstance(prompt[0], dict):

@@ -1,17 +1,24 @@
 """``VLLMPolicy``: fast GPU sampling with vLLM, weights synced from the trainer after each update.
 
 Imported lazily (``from mentor_agents.policies.vllm import VLLMPolicy``); needs ``pip install
-'tooluse-mentor[vllm]'`` and a GPU. Token ids in, token ids and log-probs out, like ``HFPolicy``.
+'tooluse-mentor[vllm]'`` and a GPU. Token ids in, token ids and log-probs out, like ``HFPolicy``; it
+is a ``Sampler``. Weights reach vLLM's workers through its public extension hook
+(``worker_extension_cls`` + ``collective_rpc``, see ``vllm_worker.py``), not through engine internals.
 Log-probs: vLLM reports them after temperature scaling with ``logprobs_mode="processed_logprobs"``
-(top-p truncation included, so they can differ slightly from the trainer's); GRPO's single update
-per batch keeps the ratio near 1 either way.
+(top-p truncation included, so they can differ slightly from the trainer's). GRPO does not use them
+for the ratio: the learner recomputes old log-probs itself; ``sampler_logprob_gap`` logs the gap.
+
+Not run on this project's CI machines (no GPU, no vLLM wheel); the worker extension's logic is tested
+on CPU with a stand-in model runner.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from collections.abc import Mapping
+
+from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 
 try:  # pragma: no cover - needs a GPU
     import vllm
@@ -38,6 +45,7 @@ class VLLMPolicy:  # pragma: no cover - needs a GPU
             enable_prefix_caching=True,
             seed=seed,
             logprobs_mode="processed_logprobs",
+            worker_extension_cls="mentor_agents.policies.vllm_worker.WeightSyncExtension",
             **engine,
         )
 
@@ -69,9 +77,12 @@ class VLLMPolicy:  # pragma: no cover - needs a GPU
             generations.append(Generation(text, ids, logprobs, "stop" if stopped else "length"))
         return generations
 
-    def load_weights(self, model: Any) -> None:
-        """Push the trainer's current weights into the engine (call after each optimizer step)."""
-        state = ((name, tensor.detach()) for name, tensor in model.state_dict().items())
-        engine_model = self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model
-        engine_model.load_weights(state)
+    def sync_weights(self, weights: Weights) -> None:
+        """Load the learner's weights into every vLLM worker, then drop prefix-cache entries computed
+        with the old ones (a state dict travels by RPC; a path is read by each worker)."""
+        if isinstance(weights, Mapping):
+            state = {name: tensor.detach().cpu() for name, tensor in weights.items()}
+            self.llm.collective_rpc("load_weights_from_state", args=(state,))
+        else:
+            self.llm.collective_rpc("load_weights_from_path", args=(str(weights),))
         self.llm.reset_prefix_cache()

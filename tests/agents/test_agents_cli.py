@@ -10,6 +10,7 @@ pytest.importorskip("torch")
 
 from mentor_agents.cli import METHODS, apply_overrides, main  # noqa: E402
 from mentor_agents.grpo import GRPOConfig  # noqa: E402
+from tooluse_envs.rewards import REWARDS  # noqa: E402
 
 TINY = ["--quiet", "--set", "prompts_per_step=1", "--set", "group_size=2", "--set", "max_new_tokens=8"]
 TINY += ["--set", "max_turns=2", "--set", "batch_size=2", "--set", "checkpoint_every=1"]
@@ -43,13 +44,24 @@ def test_sft_then_mentor_trains_and_resumes(tmp_path, tiny_cache, monkeypatch):
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("sft+")])
-def test_every_method_runs_end_to_end(tmp_path, tiny_cache, monkeypatch, method):
+def test_every_method_runs_end_to_end_with_its_own_reward(tmp_path, tiny_cache, monkeypatch, method):
     monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
+    calls = {name: 0 for name in REWARDS}
+    for name, fn in list(REWARDS.items()):  # spies: which reward did the env really compute?
+
+        def spy(episode, reference, _fn=fn, _name=name):
+            calls[_name] += 1
+            return _fn(episode, reference)
+
+        monkeypatch.setitem(REWARDS, name, spy)
     out = tmp_path / method
     assert main(["train", "--preset", "tiny", "--method", method, "--steps", "1", "--out", str(out), *TINY]) == 0
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert row["step"] == 1 and (out / "final_model" / "config.json").is_file()
-    if method != "sft":
+    if method == "sft":
+        assert not any(calls.values())
+    else:
+        assert calls[method] == 2 and sum(calls.values()) == 2  # one group of 2 rollouts, scored by it alone
         assert "reward_mean" in row
 
 

@@ -44,8 +44,12 @@ def test_hf_policy_length_finish_and_chat_prompts(tokenizer, tiny_model):
 def test_no_tool_baseline_gets_the_format_floor(tokenizer, train_tasks):
     envs = make_envs("tooluse/Calculator-v0", 2, split="train", reward="mentor")
     policy = ScriptedPolicy(tokenizer, train_tasks, mode="no_tool")
-    trajs = rollout(envs, policy, tokenizer, SamplingParams(), [t.id for t in train_tasks[:2]])
+    tasks = [t for t in train_tasks if float(t.expected["answer"]) != 0][:2]
+    trajs = rollout(envs, policy, tokenizer, SamplingParams(), [t.id for t in tasks])
     assert all(t.episode["turns"] == 1 and not t.episode["tool_calls"] for t in trajs)
+    # wrong answer, no tool (so no match with the teacher's set), no unknown tool: 0.7·0 + 0.3·0 + 0.1·1
+    assert [t.reward for t in trajs] == pytest.approx([0.1, 0.1])
+    assert all(t.reward_components == {"c": 0.0, "m": 0.0, "h": 1.0} for t in trajs)
 
 
 class _FakeChat(BaseHTTPRequestHandler):

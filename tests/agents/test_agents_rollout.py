@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from mentor_agents.policies import SamplingParams, ScriptedPolicy  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, play_chunks, rollout, split_into_chunks  # noqa: E402
 from mentor_agents.tokenizer import encode, render  # noqa: E402
+from mentor_agents.training import score_tokens  # noqa: E402
 
 
 def test_incremental_ids_equal_full_render(tokenizer, train_tasks):
@@ -47,7 +48,14 @@ def test_hf_policy_rollout_is_seeded_and_keeps_logprobs(tokenizer, tiny_model):
     for traj in first:
         gen = [lp for lp, m in zip(traj.old_logprobs, traj.loss_mask, strict=True) if m]
         assert len(gen) == traj.generated_tokens > 0 and all(lp <= 0 for lp in gen)
-        assert traj.episode["ended_with_eos"] is False or traj.episode["turns"] >= 1
+        assert 1 <= traj.episode["turns"] <= 2
+        # the kept log-probs are the model's own for the sampled tokens (at the sampling temperature)
+        ids = torch.tensor([traj.token_ids])
+        with torch.no_grad():
+            scored, _ = score_tokens(tiny_model, ids, torch.ones_like(ids), sampling.temperature)
+        mask = torch.tensor(traj.loss_mask[1:], dtype=torch.bool)
+        kept = torch.tensor(traj.old_logprobs[1:])
+        assert torch.allclose(kept[mask], scored[0][mask], atol=1e-4)
 
 
 def test_chunks_cover_the_batch_in_order_with_distinct_seeds():
