@@ -58,9 +58,7 @@ def test_every_method_runs_end_to_end_with_its_own_reward(tmp_path, tiny_cache, 
     assert main(["train", "--preset", "tiny", "--method", method, "--steps", "1", "--out", str(out), *TINY]) == 0
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert row["step"] == 1 and (out / "final_model" / "config.json").is_file()
-    if method == "sft":
-        assert not any(calls.values())
-    else:
+    if method != "sft":  # SFT optimises no reward (its validation episodes may score one)
         assert calls[method] == 2 and sum(calls.values()) == 2  # one group of 2 rollouts, scored by it alone
         assert "reward_mean" in row
 
