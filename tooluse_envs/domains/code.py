@@ -5,31 +5,24 @@ The ``python`` tool runs code in the episode's sandbox session, a stateful inter
 and each episode gets a fresh jail with the task's input files. Sandboxes come from a pool shared by all
 Code envs of a process, so ``reset()`` takes a warm worker instead of starting a process.
 
-In-domain: numeric and list puzzles. Out-of-domain: text and file wrangling with stdlib modules the
-in-domain references never use (see ``code_problems``).
+In-domain: numeric and list puzzles, the data in the question or in a plain-text file; the teacher's
+strategy (one call or several, reading the file first or opening it in Python) depends on the problem
+(``code_problems``). Out-of-domain: four named axes (``code_tasks``).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import io
-import os
-import random
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 from sandbox import ExecResult, ExecStatus, Limits, SandboxPool
-from tooluse_envs.domain import Domain, Session, draw_distinct
-from tooluse_envs.domains.code_problems import ID_TEMPLATES, OOD_TEMPLATES, Problem
+from tooluse_envs.domain import Domain, Session
+from tooluse_envs.domains.code_tasks import generate_tasks
 from tooluse_envs.errors import TaskError
-from tooluse_envs.tasks import Reference, ReferenceCall, Task
+from tooluse_envs.tasks import Task
 from tooluse_envs.tools import Tool
 
-SPLIT_SIZES = {"train": 2000, "test_id": 300, "test_ood": 300}
-SPLIT_SEEDS = {"train": 11, "test_id": 22, "test_ood": 33}
 LIMITS = Limits(wall_s=10, cpu_s=5, memory_mb=512, output_bytes=16384)
 
 PYTHON = Tool(
@@ -110,25 +103,6 @@ class CodeSession(Session):
         self.lease.release()
 
 
-def run_reference(problem: Problem) -> str:
-    """The teacher's answer: what its code prints, run here in a scratch directory (trusted code)."""
-    out, cwd = io.StringIO(), os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, content in problem.files.items():
-            Path(tmp, name).write_text(content, encoding="utf-8")
-        try:
-            os.chdir(tmp)
-            with contextlib.redirect_stdout(out):
-                exec(compile(problem.code, "<reference>", "exec"), {"__name__": "__main__"})  # noqa: S102
-        finally:
-            os.chdir(cwd)
-    return out.getvalue().strip()
-
-
-def _problem_key(problem: Problem) -> str:
-    return problem.question + "".join(problem.files.values())
-
-
 class CodeDomain(Domain):
     """Python execution in a sandbox; the pool is shared by every Code env of the process."""
 
@@ -145,32 +119,8 @@ class CodeDomain(Domain):
     def open(self, task: Task) -> Session:
         return CodeSession(task, self.task_tools(task), shared_pool(self.backend, self.pool_size))
 
-    def _problems(self, split: str) -> list[tuple[str, Problem]]:
-        """(template, problem) for a split; test splits skip train's problems."""
-        rng = random.Random(SPLIT_SEEDS[split])
-        templates = OOD_TEMPLATES if split == "test_ood" else ID_TEMPLATES
-        taken = None if split == "train" else {_problem_key(p) for _, p in self._problems("train")}
-        return draw_distinct(templates, SPLIT_SIZES[split], lambda t: t(rng), key=_problem_key, taken=taken)
-
     def generate(self, split: str) -> list[Task]:
-        return [self._task(split, i, template, problem) for i, (template, problem) in enumerate(self._problems(split))]
-
-    @staticmethod
-    def _task(split: str, index: int, template: str, problem: Problem) -> Task:
-        answer = run_reference(problem)
-        expected: dict[str, Any] = {"kind": problem.kind, "answer": answer if problem.kind == "text" else float(answer)}
-        files = f" The files {', '.join(sorted(problem.files))} are in the working directory." if problem.files else ""
-        return Task(
-            id=f"code/{split}/{index:05d}",
-            domain="code",
-            split=split,
-            question=f"{problem.question}{files} Use the python tool and give the final answer in \\boxed{{}}.",
-            tools=("python", "read_file") if problem.files else ("python",),
-            expected=expected,
-            reference=Reference((ReferenceCall("python", {"code": problem.code}),), answer),
-            context={"files": problem.files} if problem.files else {},
-            tags=(template,),
-        )
+        return generate_tasks(split)
 
 
 DOMAIN_CLASS = CodeDomain

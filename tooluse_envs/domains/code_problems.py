@@ -1,287 +1,209 @@
-"""Problem templates for the Code domain.
+"""Code problems: how the data reaches the solver, and the strategies a teacher can take to solve them.
 
-In-domain problems are numeric and list puzzles solved with plain Python. Out-of-domain problems are
-text and file wrangling (CSV, JSON, dates, regular expressions, word counts) that need stdlib modules
-the in-domain references never import (``csv``, ``json``, ``datetime``, ``re``, ``collections``), with
-their input files shipped into the sandbox. Each template returns the question, the teacher's code and
-the input files; the answer is whatever that code prints (see ``CodeDomain.generate``).
+A problem is a computation over some data (a list of integers, or one or two parameters). The data is
+either written into the question or shipped as a file in one of several layouts. Plain-text layouts
+(one integer per line, comma- or space-separated, behind a header) are read with ``open`` and
+``str.split`` — all that training ever needs. The ``json``/``csv``/``log`` layouts need the ``json``,
+``csv`` or ``re`` module, which no training reference imports: they make the ``unseen_module`` axis.
+
+Several strategies solve the same problem, and they are what the teacher chooses between:
+
+* data in the question: one ``python`` call, or store the data and check its length first, then compute
+  (a careful model does that for long lists, so the teacher does it from 12 values on);
+* data in a file: open it inside ``python`` at once (the teacher does when the question states the
+  layout), ``read_file`` first to see the layout and then open it in ``python`` (when it does not),
+  or read the file and paste its values into ``python``;
+* a scalar computation: one script, or define a function, test it on a tiny known case, then call it
+  (the teacher does so when the input is large).
+
+Only the python-only and the read-first strategies differ in tool set, so file problems are where a
+teacher-matching reward has signal: a student can be right either way.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+PLAIN_LAYOUTS = ("lines", "commas", "spaces", "header")
+MODULE_LAYOUTS = ("json", "csv", "log")
+FILE_AFTER = 17  # lists longer than this come in a file, shorter ones in the question
+STORE_FROM = 12  # the teacher stores an in-question list and checks its length first from this length on
 
-@dataclass
+PLAIN_FILES = ("scores.txt", "readings.txt", "values.txt", "measurements.txt", "samples.txt", "counts.txt")
+JSON_FILES = (("readings.json", "readings"), ("scores.json", "scores"), ("batch.json", "values"))
+CSV_FILES = (("orders.csv", "quantity"), ("results.csv", "score"), ("stock.csv", "units"))
+LOG_FILES = ("sensor.log", "meter.log", "probe.log", "station.log")
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``12th``, ``13th``, ``21st``, ``111th``."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One teacher call: ``python`` with code, or ``read_file`` with a path."""
+
+    tool: str
+    argument: str
+
+    def arguments(self) -> dict[str, str]:
+        return {"code": self.argument} if self.tool == "python" else {"path": self.argument}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    calls: tuple[Call, ...]
+
+    @property
+    def tools(self) -> frozenset[str]:
+        return frozenset(call.tool for call in self.calls)
+
+
+def python(code: str) -> Call:
+    return Call("python", code)
+
+
+def read_file(path: str) -> Call:
+    return Call("read_file", path)
+
+
+@dataclass(frozen=True)
 class Problem:
+    """A question with the teacher's strategy and the other correct ones.
+
+    ``key`` is the computation (template, data, parameters) regardless of wording and layout: a test
+    split may not hold a key that train holds.
+    """
+
+    template: str
+    key: str
     question: str
-    code: str
+    teacher: Strategy
+    alternatives: tuple[Strategy, ...]
+    decimals: int
     files: dict[str, str] = field(default_factory=dict)
-    kind: str = "number"
 
 
-def _nums(r: random.Random, n: int = 0, lo: int = 1, hi: int = 99) -> list[int]:
-    return [r.randint(lo, hi) for _ in range(n or r.randint(6, 14))]
+@dataclass(frozen=True)
+class Data:
+    """A list of integers as the question presents it: in the text, or in a file of some layout."""
 
+    xs: tuple[int, ...]
+    layout: str  # "inline", one of PLAIN_LAYOUTS or one of MODULE_LAYOUTS
+    path: str = ""
+    noun: str = ""  # the JSON key / CSV column that holds the values
+    stated: bool = False  # whether the question describes the file's layout
+    content: str = ""
 
-def p_prime_sum(r: random.Random) -> Problem:
-    n = r.randint(50, 5000)
-    code = f"print(sum(p for p in range(2, {n}) if all(p % d for d in range(2, int(p ** 0.5) + 1))))"
-    return Problem(f"What is the sum of all prime numbers below {n}?", code)
+    @property
+    def phrase(self) -> str:
+        """How the question refers to the values."""
+        n = len(self.xs)
+        if self.layout == "inline":
+            return str(list(self.xs))
+        if self.layout == "json":
+            return f"the {n} {self.noun} in {self.path}"
+        if self.layout == "csv":
+            return f'the {n} "{self.noun}" values in {self.path}'
+        if self.layout == "log":
+            return f"the {n} values logged in {self.path}"
+        return f"the {n} integers in {self.path}"
 
-
-def p_fibonacci(r: random.Random) -> Problem:
-    n, m = r.randint(10, 2000), r.choice([1000, 9973, 10007, 65536, 1_000_007])
-    code = f"a, b = 0, 1\nfor _ in range({n}):\n    a, b = b, a + b\nprint(a % {m})"
-    return Problem(f"What is the {n}th Fibonacci number modulo {m} (F(0) = 0, F(1) = 1)?", code)
-
-
-def p_median(r: random.Random) -> Problem:
-    xs = _nums(r)
-    code = f"import statistics\nprint(statistics.median({xs}))"
-    return Problem(f"What is the median of {xs}?", code)
-
-
-def p_count_divisible(r: random.Random) -> Problem:
-    xs, k = _nums(r, lo=1, hi=500), r.randint(3, 9)
-    return Problem(f"How many numbers in {xs} are divisible by {k}?", f"print(sum(x % {k} == 0 for x in {xs}))")
-
-
-def p_kth_smallest(r: random.Random) -> Problem:
-    xs = _nums(r, lo=-50, hi=300)
-    k = r.randint(1, len(xs))
-    return Problem(f"What is the {k}th smallest number in {xs} (counting repeats)?", f"print(sorted({xs})[{k - 1}])")
-
-
-def p_factorial_digits(r: random.Random) -> Problem:
-    n = r.randint(10, 400)
-    code = f"import math\nprint(sum(int(d) for d in str(math.factorial({n}))))"
-    return Problem(f"What is the sum of the digits of {n}! ?", code)
-
-
-def p_gcd_list(r: random.Random) -> Problem:
-    g = r.randint(2, 30)
-    xs = [g * r.randint(1, 40) for _ in range(r.randint(3, 7))]
-    code = f"import math\nfrom functools import reduce\nprint(reduce(math.gcd, {xs}))"
-    return Problem(f"What is the greatest common divisor of {xs}?", code)
-
-
-def p_distinct(r: random.Random) -> Problem:
-    xs = _nums(r, n=r.randint(10, 25), lo=1, hi=20)
-    return Problem(f"How many distinct values are in {xs}?", f"print(len(set({xs})))")
-
-
-def p_longest_run(r: random.Random) -> Problem:
-    xs = _nums(r, n=r.randint(10, 20), lo=1, hi=50)
-    code = (
-        f"xs = {xs}\nbest = run = 1\nfor a, b in zip(xs, xs[1:]):\n"
-        "    run = run + 1 if b > a else 1\n    best = max(best, run)\nprint(best)"
-    )
-    return Problem(f"What is the length of the longest strictly increasing contiguous run in {xs}?", code)
-
-
-def p_odd_squares(r: random.Random) -> Problem:
-    xs = _nums(r, lo=-40, hi=60)
-    return Problem(
-        f"What is the sum of the squares of the odd numbers in {xs}?", f"print(sum(x * x for x in {xs} if x % 2))"
-    )
-
-
-def p_collatz(r: random.Random) -> Problem:
-    n = r.randint(5, 100_000)
-    code = (
-        f"n, steps = {n}, 0\nwhile n != 1:\n    n = n // 2 if n % 2 == 0 else 3 * n + 1\n    steps += 1\nprint(steps)"
-    )
-    return Problem(f"How many steps does the Collatz sequence starting at {n} take to reach 1?", code)
-
-
-def p_product_mod(r: random.Random) -> Problem:
-    xs, m = _nums(r, lo=2, hi=999), r.choice([97, 101, 997, 1009, 10007])
-    code = f"p = 1\nfor x in {xs}:\n    p = p * x % {m}\nprint(p)"
-    return Problem(f"What is the product of {xs} modulo {m}?", code)
-
-
-def p_mean(r: random.Random) -> Problem:
-    xs = _nums(r, lo=1, hi=1000)
-    return Problem(f"What is the mean of {xs}, rounded to 2 decimals?", f"print(round(sum({xs}) / len({xs}), 2))")
-
-
-def p_pair_sums(r: random.Random) -> Problem:
-    xs, target = _nums(r, lo=1, hi=30), r.randint(10, 40)
-    code = f"xs = {xs}\nprint(sum(xs[i] + xs[j] == {target} for i in range(len(xs)) for j in range(i + 1, len(xs))))"
-    return Problem(f"In {xs}, how many pairs of positions (i < j) hold values summing to {target}?", code)
-
-
-REGIONS = ["north", "south", "east", "west", "central"]
-PRODUCTS = ["widget", "gadget", "sprocket", "gizmo", "doohickey", "flange", "bracket"]
-WORDS = (
-    "river stone lantern harbor meadow copper falcon willow ember quartz orchard signal thunder velvet "
-    "compass glacier saffron beacon"
-).split()
-
-
-def _sales_csv(r: random.Random) -> str:
-    rows = ["date,region,product,quantity,unit_price"]
-    for _ in range(r.randint(20, 60)):
-        day = dt.date(2024, 1, 1) + dt.timedelta(days=r.randint(0, 364))
-        rows.append(f"{day},{r.choice(REGIONS)},{r.choice(PRODUCTS)},{r.randint(1, 40)},{r.randint(100, 9999) / 100}")
-    return "\n".join(rows) + "\n"
-
-
-def o_region_revenue(r: random.Random) -> Problem:
-    region = r.choice(REGIONS)
-    code = (
-        "import csv\nwith open('sales.csv') as f:\n"
-        f"    rows = [row for row in csv.DictReader(f) if row['region'] == '{region}']\n"
-        "print(round(sum(int(row['quantity']) * float(row['unit_price']) for row in rows), 2))"
-    )
-    q = f"sales.csv lists sales. What is the total revenue (quantity × unit_price) of the {region} region, to the cent?"
-    return Problem(q, code, {"sales.csv": _sales_csv(r)})
-
-
-def o_top_product(r: random.Random) -> Problem:
-    code = (
-        "import csv\nfrom collections import Counter\ntotals = Counter()\nwith open('sales.csv') as f:\n"
-        "    for row in csv.DictReader(f):\n        totals[row['product']] += int(row['quantity'])\n"
-        "ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))\nprint(ranked[0][0])"
-    )
-    q = "In sales.csv, which product sold the largest total quantity (ties: alphabetically first)?"
-    return Problem(q, code, {"sales.csv": _sales_csv(r)}, kind="text")
-
-
-def _users_json(r: random.Random) -> str:
-    first = ["ana", "bo", "cy", "dee", "eli", "fay", "gil", "hal", "ivy", "jon", "kai", "lu", "max", "ned"]
-    users = [
-        {
-            "name": f"{r.choice(first)}{i}",
-            "age": r.randint(16, 80),
-            "active": r.random() < 0.6,
-            "posts": r.randint(0, 500),
+    @property
+    def note(self) -> str:
+        """The sentence that states the file's layout (empty when not stated)."""
+        if self.layout == "inline":
+            return ""
+        notes = {
+            "lines": f"{self.path} holds one integer per line.",
+            "commas": f"{self.path} holds the integers on one line, separated by commas.",
+            "spaces": f"{self.path} holds the integers separated by spaces, several per line.",
+            "header": f"{self.path} starts with a one-line header, then holds one integer per line.",
+            "json": f'{self.path} is a JSON object whose "{self.noun}" key holds the list of integers.',
+            "csv": f'{self.path} is a CSV file with a header row; the integers are in its "{self.noun}" column.',
+            "log": f'Each line of {self.path} ends with "value=<integer>".',
         }
-        for i in range(r.randint(15, 40))
-    ]
-    return json.dumps({"users": users}, indent=1)
+        where = f"{self.path} is in the working directory."
+        return f"{notes[self.layout]} {where}" if self.stated else where
+
+    def loader(self) -> str:
+        """Python that assigns the values to ``xs`` from the file."""
+        p = repr(self.path)
+        return {
+            "lines": f"xs = [int(line) for line in open({p})]",
+            "commas": f"xs = [int(t) for t in open({p}).read().split(',')]",
+            "spaces": f"xs = [int(t) for t in open({p}).read().split()]",
+            "header": f"xs = [int(line) for line in open({p}).readlines()[1:]]",
+            "json": f"import json\nwith open({p}) as f:\n    xs = json.load(f)[{self.noun!r}]",
+            "csv": f"import csv\nwith open({p}, newline='') as f:\n"
+            f"    xs = [int(row[{self.noun!r}]) for row in csv.DictReader(f)]",
+            "log": f"import re\nxs = [int(v) for v in re.findall(r'value=(-?\\d+)', open({p}).read())]",
+        }[self.layout]
 
 
-def o_active_users(r: random.Random) -> Problem:
-    age = r.randint(20, 60)
-    code = (
-        "import json\nwith open('users.json') as f:\n    users = json.load(f)['users']\n"
-        f"print(sum(u['active'] and u['age'] > {age} for u in users))"
-    )
-    return Problem(
-        f"users.json holds user records. How many active users are older than {age}?",
-        code,
-        {"users.json": _users_json(r)},
-    )
-
-
-def o_top_poster(r: random.Random) -> Problem:
-    code = (
-        "import json\nwith open('users.json') as f:\n    users = json.load(f)['users']\n"
-        "print(max(users, key=lambda u: (u['posts'], u['name']))['name'])"
-    )
-    q = "In users.json, what is the name of the user with the most posts (ties: the alphabetically last name)?"
-    return Problem(q, code, {"users.json": _users_json(r)}, kind="text")
-
-
-def o_days_between(r: random.Random) -> Problem:
-    a = dt.date(1990, 1, 1) + dt.timedelta(days=r.randint(0, 15000))
-    b = a + dt.timedelta(days=r.randint(1, 4000))
-    code = f"from datetime import date\nprint((date.fromisoformat('{b}') - date.fromisoformat('{a}')).days)"
-    return Problem(f"How many days are there from {a} to {b}?", code)
-
-
-def o_weekday(r: random.Random) -> Problem:
-    day = dt.date(1900, 1, 1) + dt.timedelta(days=r.randint(0, 60000))
-    code = f"from datetime import date\nprint(date.fromisoformat('{day}').strftime('%A'))"
-    return Problem(f"On which day of the week did {day.strftime('%B %d, %Y')} fall?", code, kind="text")
-
-
-def _log(r: random.Random) -> str:
-    lines = []
-    for _ in range(r.randint(40, 120)):
-        ip = f"10.{r.randint(0, 3)}.{r.randint(0, 9)}.{r.randint(1, 20)}"
-        level = r.choices(["INFO", "WARN", "ERROR"], [6, 2, 1])[0]
-        lines.append(
-            f"2024-05-{r.randint(1, 28):02d} {r.randint(0, 23):02d}:{r.randint(0, 59):02d} {level} {ip} "
-            f"request {r.choice(WORDS)} took {r.randint(1, 900)}ms"
+def make_data(r: random.Random, xs: list[int], layout: str | None = None) -> Data:
+    """Present ``xs``: short lists in the question, longer ones in a plain file (or ``layout``)."""
+    if layout is None:
+        if len(xs) <= FILE_AFTER:
+            return Data(tuple(xs), "inline")
+        layout = r.choice(PLAIN_LAYOUTS)
+    stated = r.random() < 0.5
+    if layout == "json":
+        path, noun = r.choice(JSON_FILES)
+        meta = {"station": r.choice(["alder", "birch", "cedar", "dune", "elm"]), "id": r.randint(1, 999)}
+        content = json.dumps({**meta, noun: xs}, indent=1) + "\n"
+    elif layout == "csv":
+        path, noun = r.choice(CSV_FILES)
+        rows = [f"id,{noun},batch"] + [f"{i + 1},{x},{r.randint(1, 9)}" for i, x in enumerate(xs)]
+        content = "\n".join(rows) + "\n"
+    elif layout == "log":
+        path, noun = r.choice(LOG_FILES), ""
+        content = "".join(
+            f"2024-05-{r.randint(1, 28):02d} {r.randint(0, 23):02d}:{r.randint(0, 59):02d} "
+            f"unit-{r.randint(1, 12)} value={x}\n"
+            for x in xs
         )
-    return "\n".join(lines) + "\n"
+    else:
+        path, noun = r.choice(PLAIN_FILES), ""
+        content = _plain(r, xs, layout, path)
+    return Data(tuple(xs), layout, path, noun, stated, content)
 
 
-def o_error_ips(r: random.Random) -> Problem:
-    code = (
-        "import re\nips = set()\nfor line in open('server.log'):\n"
-        r"    m = re.search(r' ERROR (\d+\.\d+\.\d+\.\d+) ', line)"
-        "\n"
-        "    if m:\n        ips.add(m.group(1))\nprint(len(ips))"
-    )
-    return Problem(
-        "How many distinct IP addresses logged at least one ERROR in server.log?", code, {"server.log": _log(r)}
-    )
+def _plain(r: random.Random, xs: list[int], layout: str, path: str) -> str:
+    if layout == "lines":
+        return "".join(f"{x}\n" for x in xs)
+    if layout == "commas":
+        return ",".join(map(str, xs)) + "\n"
+    if layout == "spaces":
+        width = r.randint(4, 8)
+        return "".join(" ".join(map(str, xs[i : i + width])) + "\n" for i in range(0, len(xs), width))
+    title = path.split(".")[0].replace("_", " ")
+    return f"# {title} as recorded, oldest first\n" + "".join(f"{x}\n" for x in xs)
 
 
-def o_slow_requests(r: random.Random) -> Problem:
-    limit = r.choice([300, 500, 700])
-    code = (
-        "import re\nprint(sum(int(m.group(1)) > " + str(limit) + " for m in re.finditer(r'took (\\d+)ms', "
-        "open('server.log').read())))"
-    )
-    return Problem(f"How many requests in server.log took more than {limit} ms?", code, {"server.log": _log(r)})
+def list_strategies(data: Data, compute: str) -> tuple[Strategy, tuple[Strategy, ...]]:
+    """The teacher's strategy and the alternatives for a computation over ``xs`` (``compute`` prints it)."""
+    literal = f"xs = {list(data.xs)}"
+    if data.layout == "inline":
+        one = Strategy("one_call", (python(f"{literal}\n{compute}"),))
+        store = Strategy("store_then_compute", (python(f"{literal}\nprint(len(xs))"), python(compute)))
+        return (store, (one,)) if len(data.xs) >= STORE_FROM else (one, (store,))
+    load = data.loader()
+    direct = Strategy("open_in_python", (python(f"{load}\n{compute}"),))
+    inspect = Strategy("inspect_then_open", (read_file(data.path), python(f"{load}\n{compute}")))
+    paste = Strategy("read_then_paste", (read_file(data.path), python(f"{literal}\n{compute}")))
+    return (direct, (inspect, paste)) if data.stated else (inspect, (direct, paste))
 
 
-def o_common_word(r: random.Random) -> Problem:
-    words = [r.choice(WORDS) for _ in range(r.randint(80, 200))]
-    text = " ".join(w.capitalize() + "." if i % 9 == 8 else w for i, w in enumerate(words))
-    code = (
-        "import re\nfrom collections import Counter\n"
-        "counts = Counter(re.findall(r'[a-z]+', open('story.txt').read().lower()))\n"
-        "print(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])"
-    )
-    q = "What is the most frequent word in story.txt, ignoring case (ties: alphabetically first)?"
-    return Problem(q, code, {"story.txt": text + "\n"}, kind="text")
-
-
-def o_email_domains(r: random.Random) -> Problem:
-    domains = ["example.org", "mail.test", "corp.example", "uni.example.edu", "shop.test"]
-    people = [
-        f"{r.choice(WORDS)}.{r.choice(WORDS)}{r.randint(1, 99)}@{r.choice(domains)}" for _ in range(r.randint(10, 30))
-    ]
-    text = "\n".join(f"Contact {i}: {p} (ext. {r.randint(100, 999)})" for i, p in enumerate(people))
-    code = "import re\nprint(len(set(re.findall(r'@([\\w.]+)', open('contacts.txt').read()))))"
-    return Problem("How many different e-mail domains appear in contacts.txt?", code, {"contacts.txt": text + "\n"})
-
-
-ID_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
-    p_prime_sum,
-    p_fibonacci,
-    p_median,
-    p_count_divisible,
-    p_kth_smallest,
-    p_factorial_digits,
-    p_gcd_list,
-    p_distinct,
-    p_longest_run,
-    p_odd_squares,
-    p_collatz,
-    p_product_mod,
-    p_mean,
-    p_pair_sums,
-)
-OOD_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
-    o_region_revenue,
-    o_top_product,
-    o_active_users,
-    o_top_poster,
-    o_days_between,
-    o_weekday,
-    o_error_ips,
-    o_slow_requests,
-    o_common_word,
-    o_email_domains,
-)
+def scalar_strategies(
+    script: str, function: str, check: str, call: str, large: bool
+) -> tuple[Strategy, tuple[Strategy, ...]]:
+    """One script, or define a function, print it on a small known case, then call it (for large inputs)."""
+    one = Strategy("one_call", (python(script),))
+    staged = Strategy("define_then_call", (python(f"{function}\nprint({check})"), python(f"print({call})")))
+    return (staged, (one,)) if large else (one, (staged,))
