@@ -283,5 +283,6 @@ def make_reward(name: str, **options: Any) -> RewardFn:
     try:
         reward_options = RewardOptions(**options)
     except TypeError as exc:
-        raise ConfigError(f"unknown reward option: {exc}; RewardOptions has teacher_without_tools, out_of_turns") from None
+        fields = "teacher_without_tools, out_of_turns"
+        raise ConfigError(f"unknown reward option: {exc}; RewardOptions has {fields}") from None
     return functools.partial(base, options=reward_options)

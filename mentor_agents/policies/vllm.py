@@ -14,9 +14,8 @@ on CPU with a stand-in model runner.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Mapping
+from typing import Any
 
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 

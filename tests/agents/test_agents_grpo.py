@@ -161,7 +161,11 @@ def test_mini_batches_and_epochs_make_later_updates_off_policy_and_clipped(token
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"ppo_mini_batch": 3}, "divide prompts_per_step"), ({"ppo_epochs": 0}, "ppo_epochs"), ({"dual_clip": 1.0}, "above 1")],
+    [
+        ({"ppo_mini_batch": 3}, "divide prompts_per_step"),
+        ({"ppo_epochs": 0}, "ppo_epochs"),
+        ({"dual_clip": 1.0}, "above 1"),
+    ],
 )
 def test_ppo_update_misconfigurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):

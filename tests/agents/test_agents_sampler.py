@@ -67,7 +67,8 @@ def test_vllm_worker_extension_loads_a_state_dict_or_a_file_into_the_workers_mod
     other = build_tiny_model(tokenizer, seed=3)
     torch.save(other.state_dict(), tmp_path / "w.pt")
     worker.load_weights_from_path(str(tmp_path / "w.pt"))
-    assert all(torch.equal(a, b) for a, b in zip(other.state_dict().values(), worker_model.state_dict().values()))
+    pairs = zip(other.state_dict().values(), worker_model.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_vllm_sampler_is_refused_with_ray_workers_and_unknown_samplers():
