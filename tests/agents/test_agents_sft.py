@@ -29,7 +29,7 @@ def test_conversation_ids_mask_only_assistant_turns(tokenizer):
     (conv,) = OracleTeacher().conversations(["calculator/train/00001"])
     ids, mask = conversation_ids(tokenizer, conv.messages, conv.tools)
     trained = tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m], skip_special_tokens=False)
-    assert trained.count("<tool_call>") == 2 and trained.endswith("\\boxed{41.68}.<|im_end|>")
+    assert trained.count("<tool_call>") == 2 and trained.endswith("\\boxed{29.96}.<|im_end|>")
     assert "<tool_response>" not in trained
 
 

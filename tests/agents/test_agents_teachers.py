@@ -14,7 +14,7 @@ def test_oracle_conversations_hold_real_tool_responses():
     (conv,) = OracleTeacher().conversations(["calculator/train/00001"])
     roles = [m["role"] for m in conv.messages]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
-    assert conv.messages[3]["content"] == "58.32" and conv.tools
+    assert conv.messages[3]["content"] == "20.04" and conv.tools
 
 
 @pytest.mark.parametrize(("mode", "kept"), [("oracle", 1.0), ("no_tool", 0.0)])
