@@ -5,6 +5,8 @@ mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out 
 mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
 mentor train --method mentor --ray-workers 2 --set rollout_batch=8 --set rollout_threads=1 --out runs/ray
 mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
+mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-v0 --samples 4 --out taught.jsonl
+mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references
 mentor leaderboard runs/*.json --out leaderboard/
 mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 from mentor_agents.eval_cli import add_eval_commands
 from mentor_agents.serve import add_serve_command
+from mentor_agents.teach import add_teach_command
 
 RL_METHODS = ("sparse", "mentor", "strict", "toolrl", "mentor_partial", "mentor_f1", "mentor_no_match")
 METHODS = ("sft", *RL_METHODS, *(f"sft+{m}" for m in RL_METHODS))
@@ -80,6 +83,8 @@ def train(args: argparse.Namespace) -> Path:
     grpo_cfg = None
     if rl_part:  # built (and its Ray cluster checked) before any training, so a bad config fails fast
         ray_flags = [f"ray_workers={args.ray_workers}", f"ray_address={args.ray_address}"]
+        if args.tasks_file:
+            ray_flags.append(f"tasks_file={args.tasks_file}")
         try:
             base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
             grpo_cfg = apply_overrides(base, [*ray_flags, *args.set])  # --set wins over the flags
@@ -94,7 +99,7 @@ def train(args: argparse.Namespace) -> Path:
     model, tokenizer = load_preset(args.preset, seed=args.seed)
     if sft_part:
         sft_cfg = apply_overrides(SFTConfig(steps=args.sft_steps if rl_part else args.steps, seed=args.seed), args.set)
-        conversations = OracleTeacher(args.env, split="train").conversations()
+        conversations = OracleTeacher(args.env, split="train", tasks_file=args.tasks_file).conversations()
         sft_out = out / "sft" if rl_part else out
         model = train_sft(sft_cfg, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
     if grpo_cfg is not None:
@@ -120,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     t.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--tasks-file", default=None, help="train on these tasks and references (e.g. mentor teach output)")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     t.add_argument("--ray-workers", type=int, default=0, help="collect GRPO rollouts on N Ray actors")
     t.add_argument("--ray-address", default=None, help="existing Ray cluster for --ray-workers (default: local)")
@@ -128,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=train)
     add_eval_commands(sub)
     add_serve_command(sub)
+    add_teach_command(sub)
     return parser
 
 

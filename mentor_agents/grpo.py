@@ -44,6 +44,8 @@ class GRPOConfig:
     """Environment id."""
     split: str = "train"
     """Task split to train on."""
+    tasks_file: str | None = None
+    """Train on this JSONL task file's tasks and references (e.g. ``mentor teach`` output) instead of the split."""
     reward: str = "mentor"
     """Reward name from tooluse_envs.rewards.REWARDS, passed to the env."""
     steps: int = 20
@@ -302,7 +304,9 @@ def train_grpo(
             f"set rollout_batch <= {max(1, batch // cfg.ray_workers)} to keep every worker busy",
             stacklevel=2,
         )
-    env_kwargs = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+    env_kwargs: dict[str, Any] = dict(split=cfg.split, reward=cfg.reward, max_turns=cfg.max_turns)
+    if cfg.tasks_file:
+        env_kwargs["tasks_file"] = cfg.tasks_file
     envs = make_envs(cfg.env_id, 1 if cfg.ray_workers else -(-batch // n_chunks), **env_kwargs)
     order = task_order(envs[0], cfg.seed)
     eval_envs = []

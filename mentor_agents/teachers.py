@@ -4,12 +4,17 @@ A teacher yields ``Conversation``s (chat messages + tool schemas), tokenizer-ind
 teacher serves any student. ``OracleTeacher`` replays the tasks' references in the env (real tool
 responses); ``PolicyTeacher`` runs any policy and keeps only outcome-correct episodes that used a
 tool (as MENTOR filters its teacher), caching them to disk as JSONL.
+
+``episode_reference`` and ``select_reference`` turn a model teacher's sampled episodes into a task's
+``Reference`` (``mentor teach``): the calls that ran, grouped by turn, and the answer, chosen among the
+verified samples by a documented rule, with the other verified tool sets kept as alternatives.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ from mentor_agents.policies.base import Policy, SamplingParams
 from mentor_agents.rollout import make_envs, rollout
 from mentor_agents.tokenizer import encode, render
 from tooluse_envs.oracle import reference_actions
+from tooluse_envs.tasks import Reference, ReferenceCall
 
 
 @dataclass
@@ -54,8 +60,11 @@ def conversation_ids(tokenizer: Any, messages: list[dict], tools: list[dict] | N
 class OracleTeacher:
     """The tasks' reference trajectories, played in the env so tool responses are real."""
 
-    def __init__(self, env_id: str = "tooluse/Calculator-v0", split: str = "train") -> None:
-        (self.env,) = make_envs(env_id, 1, split=split)
+    def __init__(
+        self, env_id: str = "tooluse/Calculator-v0", split: str = "train", tasks_file: str | None = None
+    ) -> None:
+        kwargs: dict[str, Any] = {"tasks_file": tasks_file} if tasks_file else {}
+        (self.env,) = make_envs(env_id, 1, split=split, **kwargs)
 
     def conversations(self, task_ids: list[str] | None = None) -> list[Conversation]:
         env = self.env.unwrapped
@@ -115,3 +124,53 @@ class PolicyTeacher:
             for conv in kept:
                 fh.write(json.dumps(asdict(conv), ensure_ascii=False) + "\n")
         return kept
+
+
+SELECTIONS = ("first-correct", "majority")
+
+
+def strategy_name(reference: Reference) -> str:
+    """A sampled trajectory's strategy, named by the set of tools it used (what the MENTOR reward compares)."""
+    return "+".join(sorted(reference.tool_names)) or "no_tool"
+
+
+def episode_reference(episode: dict[str, Any], single_turn: bool) -> Reference:
+    """The reference an episode summary (``info["episode"]``) stands for: the calls that ran, grouped by
+    the turn they were made in, and the answer.
+
+    Calls the env refused (unknown tool, bad arguments) never ran, so leaving them out changes no tool
+    state; replaying the reference therefore reaches the same outcome in fewer, cleaner turns. A
+    single-turn domain's answer is its calls, so its reference has no answer text (as BFCL's own).
+    """
+    ran = [c for c in episode["tool_calls"] if c["valid"]]
+    calls = tuple(ReferenceCall(c["name"], dict(c["arguments"] or {})) for c in ran)
+    turns = tuple(Counter(c["turn"] for c in ran).values())  # dicts keep the turns' order
+    answer = None if single_turn else episode["answer"]
+    reference = Reference(calls, answer, turns if calls else ())
+    return replace(reference, strategy=strategy_name(reference))
+
+
+def select_reference(samples: list[Reference | None], rule: str) -> tuple[int, Reference] | None:
+    """The chosen sample's index and its reference (the others' tool sets as alternatives), or None.
+
+    ``samples`` holds one entry per sample drawn, None for one not verified. ``first-correct`` takes
+    the first verified sample. ``majority`` keeps the task only when more than half the samples are
+    verified (the teacher solves it reliably, not by luck) and takes the first sample of the tool set
+    most verified samples used (ties: the set seen first), i.e. the teacher's usual strategy.
+    Each other tool set among the verified samples becomes one alternative (its first sample).
+    """
+    if rule not in SELECTIONS:
+        raise ValueError(f"unknown selection {rule!r}; choose one of {', '.join(SELECTIONS)}")
+    verified = [(i, ref) for i, ref in enumerate(samples) if ref is not None]
+    if not verified or (rule == "majority" and 2 * len(verified) <= len(samples)):
+        return None
+    first_of: dict[str, tuple[int, Reference]] = {}
+    for i, ref in verified:
+        first_of.setdefault(strategy_name(ref), (i, ref))
+    if rule == "first-correct":
+        index, chosen = verified[0]
+    else:
+        counts = Counter(strategy_name(ref) for _, ref in verified)
+        index, chosen = first_of[max(first_of, key=lambda name: counts[name])]  # max keeps the first of ties
+    alternatives = tuple(ref for name, (_, ref) in first_of.items() if name != strategy_name(chosen))
+    return index, replace(chosen, alternatives=alternatives)

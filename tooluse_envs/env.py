@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -12,7 +16,7 @@ from tooluse_envs.errors import ConfigError, ResetNeeded
 from tooluse_envs.parsing import ParsedCall, ParsedTurn, extract_boxed, parse_openai_message, parse_turn
 from tooluse_envs.rewards import RewardFn, RewardResult, get_reward
 from tooluse_envs.spaces import UnicodeText
-from tooluse_envs.tasks import SPLITS, Task
+from tooluse_envs.tasks import SPLITS, Task, read_task_file
 from tooluse_envs.tools import Tool
 
 SYSTEM_PROMPT = (
@@ -26,6 +30,20 @@ MAX_OBSERVATION_CHARS = 1 << 20
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [truncated {len(text) - limit} chars]"
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)  # read_task_file names the missing file
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_tasks_file(path: Path, mtime_ns: int, size: int) -> tuple[Task, ...]:
+    """A task file read and validated once per process while it stays unchanged (many envs share one)."""
+    return tuple(read_task_file(path))
 
 
 class ToolUseEnv(gym.Env[str, str]):
@@ -59,7 +77,9 @@ class ToolUseEnv(gym.Env[str, str]):
     that run code), task_ids (restrict to these tasks), expose_reference (put the teacher trajectory in
     ``info["reference"]``), max_calls_per_turn, max_tool_output_chars, answer_from ("any_turn", as the
     MENTOR authors' reward reads the last ``\\boxed{}`` of the whole response, tool-call turns included;
-    "final_turn": only the final turn's), and domain options.
+    "final_turn": only the final turn's), tasks_file (a JSONL file of this domain's tasks, validated
+    against ``tasks/task.schema.json``, played instead of the domain's split; ``split`` then only labels
+    the episodes), and domain options.
 
     ## Version History
     * v0: initial release.
@@ -80,6 +100,7 @@ class ToolUseEnv(gym.Env[str, str]):
         max_tool_output_chars: int = 8192,
         answer_from: str = "any_turn",
         render_mode: str | None = None,
+        tasks_file: str | os.PathLike[str] | None = None,
         **domain_options: Any,
     ) -> None:
         if split not in SPLITS:
@@ -101,7 +122,8 @@ class ToolUseEnv(gym.Env[str, str]):
         self.max_tool_output_chars = max_tool_output_chars
         self.answer_from = answer_from
         self.render_mode = render_mode
-        self.tasks = self._select_tasks(domain.load(split), task_ids)
+        tasks = domain.load(split) if tasks_file is None else self._file_tasks(domain, Path(tasks_file))
+        self.tasks = self._select_tasks(tasks, task_ids)
         self._by_id = {task.id: task for task in self.tasks}
         self._schemas: dict[str, list[dict[str, Any]]] = {}
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
@@ -110,6 +132,27 @@ class ToolUseEnv(gym.Env[str, str]):
         self._session: Session | None = None
         self._record: EpisodeRecord | None = None
         self.messages: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _file_tasks(domain: Domain, path: Path) -> list[Task]:
+        """The tasks of a JSONL task file (e.g. ``mentor teach`` output) in place of the domain's split.
+
+        Every task must belong to this env's domain (Mixed accepts its parts' tasks) and offer only
+        tools the domain has, so a wrong file fails here rather than in the middle of an episode.
+        """
+        tasks = _read_tasks_file(path.resolve(), *_file_stamp(path))
+        accepted = set(getattr(domain, "parts", ())) or {domain.name}  # Mixed routes its parts' tasks by domain
+        foreign = sorted({task.domain for task in tasks} - accepted)
+        if foreign:
+            raise ConfigError(
+                f"{path} holds tasks of domain(s) {', '.join(foreign)}; this env runs {', '.join(sorted(accepted))}"
+            )
+        repeated = sorted(tid for tid, n in Counter(task.id for task in tasks).items() if n > 1)
+        if repeated:
+            raise ConfigError(f"{path} repeats task ids {repeated[:5]}")
+        for task in tasks:
+            domain.task_tools(task)  # raises on a tool the domain does not have
+        return list(tasks)
 
     @staticmethod
     def _select_tasks(tasks: list[Task], task_ids: list[str] | None) -> list[Task]:
