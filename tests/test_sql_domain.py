@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
+from fractions import Fraction
 
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from tooluse_envs.domains.sql import SQLDomain
 from tooluse_envs.domains.sql_databases import IN_DOMAIN, OUT_OF_DOMAIN, template_db
+from tooluse_envs.domains.sql_questions import ID_TEMPLATES
+from tooluse_envs.domains.sql_questions_ood import (
+    UNSEEN_CONSTRUCTS,
+    UNSEEN_DATABASE_TEMPLATES,
+    UNSEEN_TEMPLATE_TEMPLATES,
+)
+from tooluse_envs.domains.sql_strategies import FEW_ROWS, SCANNABLE, Solution, table_named, teacher_reference
+from tooluse_envs.domains.sql_tasks import TaskBuilder, aggregate_exactly
+from tooluse_envs.domains.sql_template import SUFFIX, Draft, question_pattern
 from tooluse_envs.env import ToolUseEnv
 from tooluse_envs.errors import ConfigError
-from tooluse_envs.oracle import play_reference, reference_actions
+from tooluse_envs.oracle import play_reference
 from tooluse_envs.parsing import render_turn
 from tooluse_envs.tasks import SPLITS, Task, load_tasks, tasks_dir
+
+TEMPLATES = {t.name: t for t in ID_TEMPLATES + UNSEEN_DATABASE_TEMPLATES + UNSEEN_TEMPLATE_TEMPLATES}
 
 
 def sql(query: str) -> str:
@@ -58,48 +68,81 @@ def test_reference_of_every_task_reaches_full_outcome_reward(split):
     assert not failures, f"{len(failures)} references fail, first: {failures[:3]}"
 
 
-def test_generation_is_deterministic_and_matches_the_committed_files():
-    domain = SQLDomain()
-    for split in SPLITS:
-        generated = [json.dumps(task.to_dict(), sort_keys=True) for task in domain.generate(split)]
-        committed = [json.dumps(task.to_dict(), sort_keys=True) for task in load_tasks("sql", split)]
-        assert generated == committed, f"tasks/sql/{split}.jsonl is stale: run python -m tooluse_envs.generate sql"
-    assert domain.generate("test_ood") == domain.generate("test_ood")
-
-
 def test_split_sizes_state_share_and_distinct_questions():
     tasks = {split: load_tasks("sql", split) for split in SPLITS}
     assert len(tasks["train"]) >= 2000 and len(tasks["test_id"]) >= 300 and len(tasks["test_ood"]) >= 300
     assert all((tasks_dir() / "sql" / f"{split}.jsonl").stat().st_size < 5_000_000 for split in SPLITS)
+    parts = [tasks["train"], tasks["test_id"]] + [
+        [t for t in tasks["test_ood"] if t.axis == axis]
+        for axis in ("unseen_database", "unseen_template", "paraphrase")
+    ]
+    for items in parts:
+        kinds = Counter(t.expected["kind"] for t in items)
+        assert 0.15 <= kinds["state"] / len(items) <= 0.3 and kinds["rows"] and kinds["number"]
     for split, items in tasks.items():
         assert len({t.question for t in items}) == len(items), f"{split} repeats a question"
         assert len({t.id for t in items}) == len(items)
-        kinds = Counter(t.expected["kind"] for t in items)
-        assert 0.15 <= kinds["state"] / len(items) <= 0.3 and kinds["rows"] and kinds["number"]
     assert not {t.question for t in tasks["test_id"]} & {t.question for t in tasks["train"]}
-    assert len({t.tags[0] for t in tasks["train"]}) >= 30 and len({t.tags[0] for t in tasks["test_ood"]}) >= 15
+    assert len({t.tags[0] for t in tasks["train"]}) >= 30 and len({t.tags[0] for t in tasks["test_ood"]}) >= 30
 
 
-def test_out_of_domain_uses_unseen_databases_and_query_shapes():
-    seen = {t.context["database"] for s in ("train", "test_id") for t in load_tasks("sql", s)}
+def queries(task: Task) -> str:
+    return " ".join(c.arguments.get("query", "") for c in task.reference.tool_calls)
+
+
+def test_ood_axes_each_change_one_thing():
+    train = load_tasks("sql", "train")
+    in_domain = train + load_tasks("sql", "test_id")
     ood = load_tasks("sql", "test_ood")
-    assert seen == set(IN_DOMAIN) and {t.context["database"] for t in ood} == set(OUT_OF_DOMAIN)
-    assert len(IN_DOMAIN + OUT_OF_DOMAIN) >= 5 and len(OUT_OF_DOMAIN) >= 2
-    queries = {
-        split: " ".join(c.arguments.get("query", "") for t in load_tasks("sql", split) for c in t.reference.tool_calls)
-        for split in SPLITS
+    axes = {axis: [t for t in ood if t.axis == axis] for axis in ("unseen_database", "unseen_template", "paraphrase")}
+    assert all(len(tasks) >= 100 for tasks in axes.values()) and sum(map(len, axes.values())) == len(ood)
+    assert {t.context["database"] for t in in_domain} == set(IN_DOMAIN)
+    seen_sql = " ".join(queries(t) for t in in_domain)
+    assert not [c for c in UNSEEN_CONSTRUCTS if c in seen_sql], "training shows a construct reserved for test_ood"
+    # unseen_database: only the new databases, asked with training's constructs and at most three tables
+    assert {t.context["database"] for t in axes["unseen_database"]} == set(OUT_OF_DOMAIN)
+    for task in axes["unseen_database"]:
+        assert not [c for c in UNSEEN_CONSTRUCTS if c in queries(task)], task.id
+    # unseen_template: the training databases, every query using a construct training never shows
+    assert {t.context["database"] for t in axes["unseen_template"]} == set(IN_DOMAIN)
+    assert all(any(c in queries(t) for c in UNSEEN_CONSTRUCTS) for t in axes["unseen_template"])
+    assert not {t.template for t in axes["unseen_template"]} & {t.template for t in train}
+    # paraphrase: training's templates and databases in new words, none a training computation
+    assert {t.template for t in axes["paraphrase"]} <= {t.template for t in train}
+    train_questions = {t.question for t in train}
+    train_sql = {
+        (t.context["database"], queries_of_teacher_sql(t), json.dumps(t.expected, sort_keys=True)) for t in train
     }
-    for shape in ("HAVING", "NOT EXISTS", "OVER (PARTITION BY", "julianday"):
-        assert shape in queries["test_ood"] and shape not in queries["train"] + queries["test_id"]
-    joined = {  # the reference describes exactly the tables its query reads
-        split: [
-            sum(c.name == "describe_table" for c in t.reference.tool_calls)
+    for task in axes["paraphrase"]:
+        template = TEMPLATES[task.template]
+        assert task.question not in train_questions
+        assert not question_pattern(template.question, SUFFIX[template.suffix_kind]).fullmatch(task.question)
+        assert (
+            task.context["database"],
+            queries_of_teacher_sql(task),
+            json.dumps(task.expected, sort_keys=True),
+        ) not in train_sql
+
+
+def queries_of_teacher_sql(task: Task) -> str:
+    """The SQL that computes the answer, whichever way the teacher explored (aggregate in SQL)."""
+    options = (task.reference, *task.reference.alternatives)
+    chosen = next(r for r in options if "compute_in_answer" not in (r.strategy or ""))
+    return " ; ".join(c.arguments["query"] for c in chosen.tool_calls if c.name == "run_sql")
+
+
+def test_no_test_task_repeats_a_train_computation_whatever_the_exploration():
+    train = {
+        (t.context["database"], queries_of_teacher_sql(t), json.dumps(t.expected, sort_keys=True))
+        for t in load_tasks("sql", "train")
+    }
+    for split in ("test_id", "test_ood"):
+        leaked = [
+            t.id
             for t in load_tasks("sql", split)
-            if t.expected["kind"] != "state"
+            if (t.context["database"], queries_of_teacher_sql(t), json.dumps(t.expected, sort_keys=True)) in train
         ]
-        for split in SPLITS
-    }
-    assert max(joined["train"] + joined["test_id"]) <= 3 and max(joined["test_ood"]) >= 4
+        assert not leaked, f"{split}: {leaked[:3]}"
 
 
 @pytest.mark.parametrize("name", IN_DOMAIN + OUT_OF_DOMAIN)
@@ -259,16 +302,127 @@ def test_ordered_answers_must_keep_the_order_and_unordered_ones_need_not(train_e
     assert play(train_env, unordered, [answer(", ".join(values[1:]))])[0] == 0.0
 
 
-def test_reference_answers_come_from_running_the_reference_query():
-    for task in load_tasks("sql", "test_ood")[:60]:
-        if task.expected["kind"] == "state":
-            continue
-        conn = sqlite3.connect(":memory:")
-        template_db(task.context["database"]).backup(conn)
-        rows = conn.execute(task.reference.tool_calls[-1].arguments["query"]).fetchall()
-        got = [row[0] for row in rows]
-        if not task.expected.get("ordered"):
-            got = sorted(got, key=str)
-        want = task.expected["answer"]
-        assert got == (want if isinstance(want, list) else [want])
-        assert reference_actions(task.reference)[-1].endswith(f"\\boxed{{{task.reference.answer}}}.")
+def test_unordered_list_answers_have_several_values_and_single_answers_are_asked_for_as_one():
+    for split in SPLITS:
+        for task in load_tasks("sql", split):
+            if task.expected["kind"] != "rows":
+                continue
+            values = task.expected["answer"]
+            if "List all of them" in task.question or "List them in that order" in task.question:
+                assert len(values) >= 2, (task.id, task.question, values)
+            if len(values) == 1:
+                assert "List" not in task.question and TEMPLATES[task.template].answers == "one", task.id
+
+
+def test_a_list_all_question_with_one_value_and_a_one_value_question_with_two_are_refused():
+    builder = TaskBuilder(1.0, 200)
+    many, one = TEMPLATES["city_customers"], TEMPLATES["first_hired"]
+    single = Draft(
+        many, "Which customers ...?" + SUFFIX["many"], ("SELECT name FROM customers WHERE customer_id = 1",), ""
+    )
+    assert builder.solve(single) is None
+    assert builder.solve(Draft(many, "q", ("SELECT name FROM customers WHERE customer_id IN (1, 2)",), "")) is not None
+    two = Draft(one, "Who was the first ...?", ("SELECT first_name FROM employees WHERE emp_id IN (1, 2)",), "")
+    assert builder.solve(two) is None
+    short = Draft(TEMPLATES["most_expensive"], "List the 5 ...", ("SELECT title FROM books LIMIT 5",), "")
+    assert builder.solve(short) is not None
+    assert (
+        builder.solve(
+            Draft(short.template, "List the 5 ...", ("SELECT title FROM books WHERE book_id < 4 LIMIT 5",), "")
+        )
+        is None
+    )
+
+
+# -- exact numbers --------------------------------------------------------------------------------
+
+
+def test_number_answers_state_their_precision_and_rounding():
+    for split in SPLITS:
+        for task in load_tasks("sql", split):
+            if task.expected["kind"] != "number":
+                continue
+            decimals = task.expected["decimals"]
+            assert decimals in (0, 2), task.id
+            text = repr(task.expected["answer"])
+            assert len(text.partition(".")[2]) <= decimals, task.id
+            if decimals:
+                assert "Round to 2 decimal places (halves round up)" in task.question or "to the cent" in task.question
+
+
+def test_aggregates_are_exact_and_round_half_up():
+    assert str(aggregate_exactly("AVG", [1.25, 1.26], 2)) == "1.26"  # float round(1.255, 2) gives 1.25
+    assert str(aggregate_exactly("SUM", [0.1, 0.1, 0.1], 2)) == "0.30"
+    assert str(aggregate_exactly("AVG", [0, 1], 0)) == "1"  # half up, not to even
+    assert str(aggregate_exactly("COUNT", ["a", "b", "b"], 0)) == "3"
+    assert aggregate_exactly("MAX", [], 0) is None
+
+
+def test_an_unrounded_average_is_not_accepted(train_env):
+    for task in (t for t in load_tasks("sql", "train") if t.template == "course_average"):
+        fetch = next(a for a in task.reference.alternatives + (task.reference,) if "compute_in_answer" in a.strategy)
+        grades = [row[0] for row in template_db("school").execute(fetch.tool_calls[-1].arguments["query"])]
+        unrounded = Fraction(sum(grades), len(grades))
+        if unrounded * 100 % 1:  # more than two decimals
+            break
+    assert play(train_env, task, [answer(f"{float(unrounded):.6f}")])[0] == 0.0
+    assert play(train_env, task, [answer(task.reference.answer)])[0] == 1.0
+
+
+# -- teacher strategies ---------------------------------------------------------------------------
+
+
+def test_teacher_tool_set_varies_within_templates_and_follows_the_question():
+    train = load_tasks("sql", "train")
+    per_template: dict[str, set] = {}
+    for task in train:
+        per_template.setdefault(task.template, set()).add(frozenset(task.reference.tool_names))
+    assert sum(len(sets) >= 2 for sets in per_template.values()) >= 0.8 * len(per_template)
+
+    def explores(tasks: list[Task]) -> float:
+        return sum("list_tables" in t.reference.tool_names for t in tasks) / len(tasks)
+
+    def tables(task: Task) -> list[str]:
+        return [
+            c.arguments["table"]
+            for c in max((task.reference, *task.reference.alternatives), key=lambda r: len(r.tool_calls)).tool_calls
+            if c.name == "describe_table"
+        ]
+
+    hidden = [t for t in train if not all(table_named(name, t.question) for name in tables(t))]
+    named = [t for t in train if all(table_named(name, t.question) for name in tables(t))]
+    assert len(hidden) > 100 and len(named) > 100 and explores(hidden) > explores(named) + 0.3
+
+
+def test_teacher_computes_in_the_answer_only_a_few_rows_of_a_count_or_extreme():
+    chosen = 0
+    for split in SPLITS:
+        for task in load_tasks("sql", split):
+            if "compute_in_answer" in (task.reference.strategy or ""):
+                chosen += 1
+                rows = task.reference.tool_calls[-1]
+                assert TEMPLATES[task.template].aggregate in SCANNABLE, task.id
+                assert rows.name == "run_sql"
+    assert chosen >= 50
+
+
+def test_every_task_has_an_alternative_with_another_tool_set_and_the_choice_is_seeded():
+    for split in SPLITS:
+        for task in load_tasks("sql", split):
+            sets = {frozenset(a.tool_names) for a in task.reference.alternatives}
+            assert sets - {frozenset(task.reference.tool_names)}, task.id
+            assert len({a.strategy for a in task.reference.alternatives} | {task.reference.strategy}) == 1 + len(
+                task.reference.alternatives
+            )
+    solution = Solution(
+        "How many books?",
+        ("books",),
+        ("SELECT COUNT(*) FROM books",),
+        "150",
+        "COUNT",
+        "SELECT book_id FROM books",
+        "150",
+        FEW_ROWS + 1,
+    )
+    assert teacher_reference(solution, "a") == teacher_reference(solution, "a")
+    assert len({teacher_reference(solution, str(i)).strategy for i in range(40)}) >= 2

@@ -7,14 +7,15 @@ on the final database. Each statement runs under a time budget (a progress handl
 and a size cap on the rendered result, so a runaway query costs a second, not the process.
 
 In-domain tasks (``train``, ``test_id``) use the bookstore, company and school schemas with filters,
-joins of up to three tables and simple aggregates; ``test_ood`` uses the hospital and airline schemas with
-query shapes training never shows (larger joins, GROUP BY ... HAVING, subqueries, per-group rankings).
+joins of up to three tables and simple aggregates; ``test_ood`` is the union of three axes, each changing
+one thing: the unseen hospital and airline schemas, SQL constructs training never shows (GROUP BY ...
+HAVING, subqueries, window functions) on the seen schemas, and reworded in-domain questions. Generation
+lives in ``sql_tasks``, the teacher's strategies in ``sql_strategies``.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import re
 import sqlite3
 import time
@@ -22,13 +23,11 @@ from collections import Counter
 from functools import cache
 from typing import Any
 
-from tooluse_envs.answers import values_match
 from tooluse_envs.domain import Domain, Session, check_answer, format_result
-from tooluse_envs.domains.sql_databases import fresh_copy, table_schemas, tables_touched
-from tooluse_envs.domains.sql_questions import ID_TEMPLATES, OOD_TEMPLATES, Draft, Template
+from tooluse_envs.domains.sql_databases import fresh_copy, table_schemas
 from tooluse_envs.episode import Outcome
 from tooluse_envs.errors import ConfigError
-from tooluse_envs.tasks import Reference, ReferenceCall, Task
+from tooluse_envs.tasks import Task
 from tooluse_envs.tools import Tool
 
 TIME_BUDGET_S = 1.0
@@ -36,11 +35,6 @@ MAX_ROWS = 200
 MAX_RESULT_CHARS = 6000
 MAX_CELL_CHARS = 200
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
-MAX_ANSWER_VALUES = 12
-STATE_EVERY = 5  # one task in five changes the data
-SPLIT_SIZES = {"train": 2000, "test_id": 320, "test_ood": 320}
-SPLIT_SEEDS = {"train": 7001, "test_id": 7002, "test_ood": 7003}
-TOOL_NAMES = ("list_tables", "describe_table", "run_sql")
 
 READ_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE,
@@ -294,27 +288,6 @@ def _tools() -> dict[str, Tool]:
     }
 
 
-def answer_text(values: list[Any]) -> str | None:
-    """The boxed answer for a list of values, or None when the values cannot be written unambiguously."""
-    if not 1 <= len(values) <= MAX_ANSWER_VALUES:
-        return None
-    texts = [value if isinstance(value, str) else format_result(value) for value in values]
-    if any(value is None or isinstance(value, bytes) for value in values) or any(
-        not text.strip() or any(ch in text for ch in ",;\n") for text in texts
-    ):
-        return None
-    return ", ".join(texts)
-
-
-def _pick(templates: tuple[Template, ...], index: int) -> Template:
-    """Every fifth task is a state task; otherwise cycle through the answer templates."""
-    states = [t for t in templates if t.kind == "state"]
-    answers = [t for t in templates if t.kind != "state"]
-    if index % STATE_EVERY == STATE_EVERY - 1:
-        return states[(index // STATE_EVERY) % len(states)]
-    return answers[(index - index // STATE_EVERY) % len(answers)]
-
-
 class SQLDomain(Domain):
     """SQLite databases explored and changed through list_tables, describe_table and run_sql."""
 
@@ -340,74 +313,12 @@ class SQLDomain(Domain):
         return SQLSession(task, self.task_tools(task), database)
 
     def generate(self, split: str) -> list[Task]:
-        """Draw questions round-robin over the split's templates, skipping repeats and unusable results."""
-        rng = random.Random(SPLIT_SEEDS[split])
-        templates = OOD_TEMPLATES if split == "test_ood" else ID_TEMPLATES
-        taken = {t.question for t in self.generate("train")} if split == "test_id" else set()
-        tasks: list[Task] = []
-        misses = 0
-        while len(tasks) < SPLIT_SIZES[split]:
-            draft = _pick(templates, len(tasks)).draw(rng)
-            task = None if draft.question in taken else self._task(draft, f"sql/{split}/{len(tasks):05d}", split)
-            if task is None:
-                misses += 1
-                if misses > 50 * SPLIT_SIZES[split]:
-                    raise RuntimeError(f"template {draft.template.name} cannot produce enough distinct questions")
-                continue
-            taken.add(draft.question)
-            tasks.append(task)
-        return tasks
+        """A split's tasks (see ``sql_tasks``); test splits avoid train's questions and computations."""
+        from tooluse_envs.domains.sql_tasks import TaskBuilder, generate_split  # it builds on this module
 
-    def _task(self, draft: Draft, task_id: str, split: str) -> Task | None:
-        """Run a draft on a fresh copy of its database; the task, or None when its result is unusable."""
-        template = draft.template
-        expected, answer = self._expected(draft)
-        if expected is None:
-            return None
-        tables = tables_touched(template.db, draft.statements)
-        calls = [ReferenceCall("list_tables", {})] + [ReferenceCall("describe_table", {"table": t}) for t in tables]
-        calls += [ReferenceCall("run_sql", {"query": statement}) for statement in draft.statements]
-        return Task(
-            id=task_id,
-            domain=self.name,
-            split=split,
-            question=draft.question,
-            tools=TOOL_NAMES,
-            expected=expected,
-            reference=Reference(tuple(calls), answer, (1, len(tables)) + (1,) * len(draft.statements)),
-            context={"database": template.db},
-            tags=(template.name, f"db:{template.db}", template.kind),
-        )
-
-    def _expected(self, draft: Draft) -> tuple[dict[str, Any] | None, str]:
-        """What the checker will verify, computed by running the reference statements for real."""
-        template = draft.template
-        database = EpisodeDatabase(template.db, template.kind == "state", self.time_budget_s, self.max_rows)
-        try:
-            if template.kind == "state":
-                before = database.execute(draft.check)[1]
-                for statement in draft.statements:
-                    database.execute(statement)
-                after = [list(row) for row in database.execute(draft.check)[1]]
-                changed = not rows_outcome(before, after).correct
-                return ({"kind": "state", "check": {"query": draft.check, "rows": after}} if changed else None), "done"
-            columns, rows, _ = database.execute(draft.statements[0])
-        except QueryError:
-            return None, ""
-        finally:
-            database.close()
-        values = [row[0] for row in rows]
-        if template.kind == "number":
-            number = values[0] if len(values) == 1 else None
-            if not isinstance(number, (int, float)) or isinstance(number, bool) or number == 0:
-                return None, ""
-            return {"kind": "number", "answer": number}, format_result(number)
-        text = answer_text(values)
-        if text is None or (template.ordered and len(values) < 2):
-            return None, ""
-        answer = values if template.ordered else sorted(values, key=str)
-        expected = {"kind": "rows", "answer": answer, "ordered": template.ordered}
-        return (expected if values_match(text, answer, template.ordered) else None), text
+        builder = TaskBuilder(self.time_budget_s, self.max_rows)
+        taken = set() if split == "train" else generate_split(builder, "train", set())[1]
+        return generate_split(builder, split, taken)[0]
 
 
 DOMAIN_CLASS = SQLDomain
