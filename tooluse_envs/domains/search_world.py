@@ -5,6 +5,13 @@ memory; an invented world (countries, cities, rivers, universities, people, comp
 inventions) built from a fixed seed is offline and answerable only by reading. Everything is drawn
 from ``random.Random(seed)`` over lists (sets serve only membership tests), so the world is identical
 on every run and machine. ``search_corpus`` writes one document per entity.
+
+Why distractors: retrieval is only a skill when the first hit is not always the answer. The world has
+*namesakes* (two people with one name, told apart by occupation; a founder, singer or inventor always
+has a different occupation from a namesake), *near-duplicate names* (companies sharing a stem with
+another suffix, universities sharing a stem in another form: "Vellis Labs" / "Vellis Motors",
+"University of Drath" / "Drath College") and, written by the corpus, conflicting minor facts in other
+entities' documents.
 """
 
 from __future__ import annotations
@@ -14,8 +21,11 @@ import re
 from dataclasses import dataclass, field
 
 WORLD_SEED = 20251021
-COUNTS = {"country": 30, "city": 300, "river": 50, "university": 80, "person": 1300, "company": 300, "band": 200}
-N_INVENTIONS = 200
+COUNTS = {"country": 40, "city": 1500, "river": 120, "university": 300, "person": 4300, "company": 1200}
+COUNTS |= {"band": 600, "invention": 600}
+NAMESAKES = 1800  # extra people who share the full name of an existing person
+SHARED_STEMS = {"company": 350, "university": 90}  # entities named with another entity's stem
+CITY_STEMS = 0.2  # share of company and university names made from a city's name ("Tarsk Motors")
 OOD_SHARE = 0.65  # share of entities that may start a test_ood question; the rest start train/test_id ones
 
 ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p", "r", "s", "st", "t", "tr", "v")
@@ -26,10 +36,15 @@ OFFICIAL = ("Republic of", "Kingdom of", "Federation of", "Commonwealth of", "Gr
 UNIVERSITY_FORMS = ("{} University", "University of {}", "{} Institute of Technology", "{} College", "{} Polytechnic")
 BAND_ADJECTIVES = ("Glass", "Silver", "Velvet", "Hollow", "Electric", "Paper", "Iron", "Midnight", "Golden", "Wild")
 BAND_ADJECTIVES += ("Quiet", "Crimson", "Broken", "Northern", "Lunar", "Copper", "Neon", "Pale", "Burning", "Distant")
+BAND_ADJECTIVES += ("Amber", "Scarlet", "Marble", "Drifting", "Sleeping", "Restless", "Salt", "Cobalt", "Ivory")
+BAND_ADJECTIVES += ("Ashen",)
 BAND_NOUNS = ("Herons", "Lanterns", "Wolves", "Engines", "Orchards", "Satellites", "Sparrows", "Tides", "Monarchs")
 BAND_NOUNS += ("Foxes", "Harbours", "Comets", "Ravens", "Pilots", "Gardens", "Echoes", "Bishops", "Cyclones")
+BAND_NOUNS += ("Rivals", "Mirrors", "Drifters", "Kites", "Owls", "Signals", "Anchors")
 DEVICE_ADJECTIVES = ("rotary", "pneumatic", "folding", "magnetic", "thermal", "optical", "acoustic", "hydraulic")
 DEVICE_ADJECTIVES += ("spiral", "portable", "electric", "gyroscopic", "solar", "mechanical", "tidal", "vacuum")
+DEVICE_ADJECTIVES += ("compact", "twin", "automatic", "centrifugal", "seismic", "radial", "floating", "sealed")
+DEVICE_ADJECTIVES += ("pedal", "coiled", "steam", "clockwork", "ceramic", "dual")
 DEVICES = ("loom", "lantern", "pump", "compass", "valve", "kiln", "telegraph", "press", "sextant", "engine", "scale")
 DEVICES += ("harness", "stove", "meter", "drill", "lathe", "barometer", "bellows", "turbine", "winch", "recorder")
 INDUSTRIES = ("biotechnology", "shipping", "software", "mining", "textile", "aerospace", "food", "chemical", "banking")
@@ -42,6 +57,8 @@ COMPANY_SUFFIXES = tuple(SUFFIX_INDUSTRIES)
 GENRES = ("folk", "jazz", "synth-pop", "punk", "blues", "post-rock", "reggae", "metal", "soul", "indie rock")
 OCCUPATIONS = ("painter", "novelist", "physician", "architect", "historian", "botanist", "journalist", "teacher")
 OCCUPATIONS += ("cartographer", "sculptor", "economist", "photographer")
+# Roles (founder, singer, inventor) bring occupations that no ordinary person has, so the lead of a
+# notable person's document tells them from a namesake.
 ROLE_OCCUPATIONS = {
     "founder": ("entrepreneur", "industrialist", "businessperson"),
     "singer": ("singer", "musician", "songwriter"),
@@ -51,7 +68,7 @@ ROLE_OCCUPATIONS = {
 _VOCABULARY = OFFICIAL + COMPANY_SUFFIXES + UNIVERSITY_FORMS + BAND_ADJECTIVES + BAND_NOUNS + DEVICE_ADJECTIVES
 _VOCABULARY += DEVICES + INDUSTRIES + GENRES + OCCUPATIONS + sum(ROLE_OCCUPATIONS.values(), ())
 _VOCABULARY += ("automotive robotics born city country river company band device university founded capital",)
-_VOCABULARY += ("currency lived native",)
+_VOCABULARY += ("currency lived native yes no",)
 RESERVED = frozenset(re.findall("[a-z]+", " ".join(_VOCABULARY).lower()))
 
 
@@ -61,6 +78,7 @@ class Entity:
 
     ``backlinks`` are the same relations seen from the target (a person's founded companies), used only
     to write documents. ``pool`` is "id" or "ood": which splits may ask a question starting here.
+    ``namesakes`` are the other entities with exactly this name.
     """
 
     kind: str
@@ -70,7 +88,11 @@ class Entity:
     links: dict[str, Entity] = field(default_factory=dict)
     attrs: dict[str, str] = field(default_factory=dict)
     backlinks: dict[str, list[Entity]] = field(default_factory=dict)
+    namesakes: list[Entity] = field(default_factory=list)
     doc_id: str = ""
+
+    def __repr__(self) -> str:  # the generated one would recurse through links and namesakes
+        return f"Entity({self.kind!r}, {self.name!r}, doc_id={self.doc_id!r})"
 
     def link(self, relation: str, target: Entity, inverse: str) -> None:
         self.links[relation] = target
@@ -103,6 +125,15 @@ def _entity(kind: str, name: str, rng: random.Random, aliases: tuple[str, ...] =
     return Entity(kind, name, "ood" if rng.random() < OOD_SHARE else "id", aliases)
 
 
+def _stems(rng: random.Random, names: _Names, count: int, shared: int, cities: list[Entity]) -> list[str]:
+    """``count`` name stems of which ``shared`` repeat an earlier stem (the near-duplicate names), and a
+    share ``CITY_STEMS`` are the name of a city (never the entity's own: see ``_away_from``)."""
+    fresh = [rng.choice(cities).name if rng.random() < CITY_STEMS else names.word() for _ in range(count - shared)]
+    stems = fresh + [rng.choice(fresh) for _ in range(shared)]
+    rng.shuffle(stems)
+    return stems
+
+
 def _geography(rng: random.Random, names: _Names) -> dict[str, list[Entity]]:
     """Countries with capitals and currencies, cities in countries, rivers through cities."""
     countries = []
@@ -133,60 +164,109 @@ def _geography(rng: random.Random, names: _Names) -> dict[str, list[Entity]]:
     return {"country": countries, "city": cities, "river": rivers}
 
 
-def _people(rng: random.Random, names: _Names, cities: list[Entity]) -> dict[str, list[Entity]]:
-    """Universities in cities, and people born in cities who studied at universities."""
-    universities = []
-    for _ in range(COUNTS["university"]):
-        university = _entity("university", rng.choice(UNIVERSITY_FORMS).format(names.word()), rng)
-        university.link("city", rng.choice(cities), "universities")
+def _away_from(stem: str, cities: list[Entity], rng: random.Random) -> Entity:
+    """A city for an entity named ``stem``, never the city of that name: "Tarsk Motors" is not in Tarsk,
+    so a name alone never gives away where a company or university is."""
+    while (city := rng.choice(cities)).name == stem:
+        pass
+    return city
+
+
+def _universities(rng: random.Random, names: _Names, cities: list[Entity]) -> list[Entity]:
+    """Universities in cities; a shared stem takes another form ("Drath College" beside "University of Drath")."""
+    universities, taken = [], set()
+    for stem in _stems(rng, names, COUNTS["university"], SHARED_STEMS["university"], cities):
+        forms = [form.format(stem) for form in UNIVERSITY_FORMS if form.format(stem) not in taken]
+        name = rng.choice(forms)
+        taken.add(name)
+        university = _entity("university", name, rng)
+        university.link("city", _away_from(stem, cities, rng), "universities")
         university.attrs["founded"] = str(rng.randint(1200, 1950))
         universities.append(university)
-    firsts = [names.word((2, 2)) for _ in range(140)]
-    lasts = [names.word() for _ in range(700)]
+    return universities
+
+
+def _person(name: str, rng: random.Random, cities: list[Entity], universities: list[Entity]) -> Entity:
+    person = _entity("person", name, rng)
+    person.link("born_in", rng.choice(cities), "natives")
+    person.link("alma_mater", rng.choice(universities), "alumni")
+    person.attrs.update(birth_year=str(rng.randint(1850, 1970)), pronoun=rng.choice(("she", "he")))
+    person.attrs["occupation"] = rng.choice(OCCUPATIONS)
+    return person
+
+
+def _people(rng: random.Random, names: _Names, world: dict[str, list[Entity]]) -> dict[str, list[Entity]]:
+    """Universities, and people born in cities who studied at universities; some share a name."""
+    cities = world["city"]
+    universities = _universities(rng, names, cities)
+    firsts = [names.word((2, 2)) for _ in range(260)]
+    lasts = [names.word() for _ in range(2200)]
     people, taken = [], set()
     while len(people) < COUNTS["person"]:
         name = f"{rng.choice(firsts)} {rng.choice(lasts)}"
-        if name in taken:
-            continue
-        taken.add(name)
-        person = _entity("person", name, rng)
-        person.link("born_in", rng.choice(cities), "natives")
-        person.link("alma_mater", rng.choice(universities), "alumni")
-        person.attrs.update(birth_year=str(rng.randint(1850, 1970)), pronoun=rng.choice(("she", "he")))
-        person.attrs["occupation"] = rng.choice(OCCUPATIONS)
-        people.append(person)
+        if name not in taken:
+            taken.add(name)
+            people.append(_person(name, rng, cities, universities))
+    for original in rng.sample(people, NAMESAKES):
+        twin = _person(original.name, rng, cities, universities)
+        twin.attrs["occupation"] = rng.choice([o for o in OCCUPATIONS if o != original.attrs["occupation"]])
+        twin.namesakes.append(original)
+        original.namesakes.append(twin)
+        people.append(twin)
     return {"university": universities, "person": people}
+
+
+def _notable(rng: random.Random, people: list[Entity], count: int) -> list[Entity]:
+    """``count`` people to give roles, never both of a pair of namesakes (roles tell namesakes apart)."""
+    chosen, blocked = [], set()
+    for person in rng.sample(people, len(people)):
+        if id(person) in blocked:
+            continue
+        chosen.append(person)
+        blocked.update(id(twin) for twin in person.namesakes)
+        if len(chosen) == count:
+            return chosen
+    raise RuntimeError("too few people for the notable roles")
+
+
+def _give_role(person: Entity, role: str, rng: random.Random) -> None:
+    person.attrs["role"] = role
+    person.attrs["occupation"] = rng.choice(ROLE_OCCUPATIONS[role])
 
 
 def _organisations(rng: random.Random, names: _Names, world: dict[str, list[Entity]]) -> dict[str, list[Entity]]:
     """Companies (founder, headquarters), bands (lead singer, city formed in), inventions (inventor, maker)."""
-    cities, notable = world["city"], rng.sample(world["person"], COUNTS["company"] + COUNTS["band"] + N_INVENTIONS)
-    companies = []
-    for founder in notable[: COUNTS["company"]]:
-        suffix = rng.choice(COMPANY_SUFFIXES)
-        company = _entity("company", f"{names.word()} {suffix}", rng)
+    cities = world["city"]
+    notable = _notable(rng, world["person"], COUNTS["company"] + COUNTS["band"] + COUNTS["invention"])
+    founders, singers = notable[: COUNTS["company"]], notable[COUNTS["company"] : -COUNTS["invention"]]
+    companies, taken = [], set()
+    stems = _stems(rng, names, COUNTS["company"], SHARED_STEMS["company"], cities)
+    for founder, stem in zip(founders, stems, strict=True):
+        suffix = rng.choice([s for s in COMPANY_SUFFIXES if f"{stem} {s}" not in taken])
+        taken.add(f"{stem} {suffix}")
+        company = _entity("company", f"{stem} {suffix}", rng)
         company.link("founder", founder, "founded")
-        company.link("hq", rng.choice(cities), "companies")
+        company.link("hq", _away_from(stem, cities, rng), "companies")
         company.attrs.update(founded=str(int(founder.attrs["birth_year"]) + rng.randint(22, 50)))
         company.attrs["industry"] = rng.choice(SUFFIX_INDUSTRIES[suffix])
-        founder.attrs["occupation"] = rng.choice(ROLE_OCCUPATIONS["founder"])
+        _give_role(founder, "founder", rng)
         companies.append(company)
     bands, band_names = [], [f"The {a} {n}" for a in BAND_ADJECTIVES for n in BAND_NOUNS]
-    singers = notable[COUNTS["company"] : -N_INVENTIONS]
     for singer, name in zip(singers, rng.sample(band_names, COUNTS["band"]), strict=True):
         band = _entity("band", name, rng)
         band.link("lead_singer", singer, "sings_in")
         band.link("formed_in", rng.choice(cities), "bands")
         band.attrs.update(formed=str(int(singer.attrs["birth_year"]) + rng.randint(17, 30)), genre=rng.choice(GENRES))
-        singer.attrs["occupation"] = rng.choice(ROLE_OCCUPATIONS["singer"])
+        _give_role(singer, "singer", rng)
         bands.append(band)
     inventions, devices = [], [f"{a} {d}" for a in DEVICE_ADJECTIVES for d in DEVICES]
-    for inventor, name in zip(notable[-N_INVENTIONS:], rng.sample(devices, N_INVENTIONS), strict=True):
+    inventors = notable[-COUNTS["invention"] :]
+    for inventor, name in zip(inventors, rng.sample(devices, COUNTS["invention"]), strict=True):
         invention = _entity("invention", name, rng)
         invention.link("inventor", inventor, "invented")
         invention.link("maker", rng.choice(companies), "makes")
         invention.attrs["year"] = str(int(inventor.attrs["birth_year"]) + rng.randint(24, 50))
-        inventor.attrs["occupation"] = rng.choice(ROLE_OCCUPATIONS["inventor"])
+        _give_role(inventor, "inventor", rng)
         inventions.append(invention)
     return {"company": companies, "band": bands, "invention": inventions}
 
@@ -196,6 +276,13 @@ def build_world(seed: int = WORLD_SEED) -> dict[str, list[Entity]]:
     rng = random.Random(seed)
     names = _Names(rng)
     world = _geography(rng, names)
-    world |= _people(rng, names, world["city"])
+    world |= _people(rng, names, world)
     world |= _organisations(rng, names, world)
     return world
+
+
+def display_name(entity: Entity) -> str:
+    """How a question names ``entity``: with its occupation when another entity has the same name."""
+    if entity.kind == "person" and entity.namesakes:
+        return f"the {entity.attrs['occupation']} {entity.name}"
+    return f"the {entity.name}" if entity.kind == "invention" else entity.name
