@@ -5,7 +5,10 @@ tool, generated from the document. A tool call is an HTTP request; the observati
 ``HTTP <status>: <JSON body>``, errors included. In-domain tasks (``train``, ``test_id``) ask for
 information from the weather, calendar, shop and bank services; ``test_ood`` adds two services never
 seen in training (flights, library), page walking, recovery from 409 errors, and tasks that change a
-service's state, checked on its tables at the end of the episode.
+service's state, checked on its tables at the end of the episode, and in-domain tasks reworded — three
+named axes (``rest.generation.OOD_AXES``). Where a task can be solved several ways (a direct lookup or
+list-then-get, a filter or walking pages, one listing or several lookups), the teacher's way is chosen
+per task and the others ship as ``reference.alternatives``.
 
 Options (``gym.make(id, transport=..., base_url=...)``): ``transport="inprocess"`` (default; the apps
 are called directly, no sockets) or ``"http"`` (uvicorn on a loopback port, one server per process,
@@ -16,11 +19,7 @@ data, whichever transport serves it.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
-import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -32,18 +31,14 @@ from tooluse_envs.errors import ConfigError, TaskError
 from tooluse_envs.rest import services
 from tooluse_envs.rest.checks import check_state, services_of
 from tooluse_envs.rest.client import RestClient
+from tooluse_envs.rest.generation import Generator
 from tooluse_envs.rest.hub import build_hub
 from tooluse_envs.rest.openapi import Operation, spec_operations
-from tooluse_envs.rest.templates import Api, Draft, Template
 from tooluse_envs.rest.transport import InProcessTransport, acquire_server, release_server
-from tooluse_envs.tasks import Reference, Task
+from tooluse_envs.tasks import Task
 from tooluse_envs.tools import Tool
 
 TRANSPORTS = ("inprocess", "http")
-SPLIT_SIZES = {"train": 2000, "test_id": 300, "test_ood": 300}
-SPLIT_SEEDS = {"train": 4001, "test_id": 5002, "test_ood": 6003}
-TEST_ID_SHARE = 8  # one in-domain parameter draw in 8 belongs to test_id, the rest to train
-MAX_MISSES = 400  # draws in a row a template may waste before it counts as exhausted for the split
 LOCAL_URL = "http://rest.local"
 
 
@@ -166,96 +161,12 @@ class RestDomain(Domain):
             self._server_key = None
 
     def generate(self, split: str) -> list[Task]:
-        """Run the split's templates round-robin until it is full (deterministic: fixed seed, in-process)."""
-        ood = split == "test_ood"
-        modules = [importlib.import_module(f"tooluse_envs.rest.templates.{name}") for name in services.ALL]
-        active: list[Template] = [t for m in modules for t in (m.OOD if ood else m.ID)]
-        rng, client, tasks = random.Random(SPLIT_SEEDS[split]), local_client(), []
-        seen: set[str] = set()
-        turn = 0
+        """Fill the split from its templates (deterministic: fixed seed, in-process; see ``rest.generation``)."""
+        client = local_client()
         try:
-            while len(tasks) < SPLIT_SIZES[split]:
-                if not active:
-                    raise TaskError(f"rest/{split}: the templates ran out of distinct tasks at {len(tasks)}")
-                template = active[turn % len(active)]
-                task = self._draw_task(client, template, split, rng, seen)
-                if task is None:
-                    active.remove(template)  # exhausted for this split; the others fill it
-                    continue
-                turn += 1
-                tasks.append(replace(task, id=f"rest/{split}/{len(tasks):05d}", split=split))
+            return Generator(client, operations(), _tools(), service_tools).generate(split)
         finally:
             client.close()
-        return tasks
-
-    def _draw_task(
-        self, client: RestClient, template: Template, split: str, rng: random.Random, seen: set[str]
-    ) -> Task | None:
-        """Draw until the template yields a new task of this split; None once it seems exhausted."""
-        for _ in range(MAX_MISSES):
-            params = template.draw(rng)
-            key = f"{template.name}:{json.dumps(params, sort_keys=True)}"
-            if key in seen or not _in_split(key, split):
-                continue
-            seen.add(key)
-            task = self._make(client, template, params, rng)
-            if task is not None:
-                return task
-        return None
-
-    def _make(self, client: RestClient, template: Template, params: dict[str, Any], rng: random.Random) -> Task | None:
-        """Run one template in a fresh episode and verify the task it yields."""
-        episode = client.open_episode()
-        try:
-            api = Api(client, operations(), _tools(), episode)
-            draft = template.run(api, params, rng)
-            if draft is None:
-                return None
-            _verify(client, draft, api)
-        finally:
-            client.close_episode(episode)
-        return _task(template, draft, api)
-
-
-def _in_split(key: str, split: str) -> bool:
-    if split == "test_ood":
-        return True
-    test = hashlib.sha256(key.encode()).digest()[0] % TEST_ID_SHARE == 0
-    return test == (split == "test_id")
-
-
-def _verify(client: RestClient, draft: Draft, api: Api) -> None:
-    """The reference must pass its own check, and a state task must not already hold on the seed data."""
-    expected = draft.expected
-    if expected["kind"] != "state":
-        if not check_answer(expected, draft.answer).correct:
-            raise TaskError(f"reference answer {draft.answer!r} fails its own check: {draft.question}")
-        return
-    names = services_of(expected["check"])
-    after = check_state(expected["check"], api.state(names))
-    if not after.correct:
-        raise TaskError(f"reference run fails its state check {after.details}: {draft.question}")
-    fresh = client.open_episode()
-    try:
-        if check_state(expected["check"], client.state(fresh, names)).correct:
-            raise TaskError(f"state check already holds before any call: {draft.question}")
-    finally:
-        client.close_episode(fresh)
-
-
-def _task(template: Template, draft: Draft, api: Api) -> Task:
-    ood_services = [name for name in template.services if name in services.OUT_OF_DOMAIN]
-    tags = (template.name, *template.services, *draft.tags, f"steps:{len(api.calls)}")
-    return Task(
-        id="",
-        domain="rest",
-        split="",
-        question=draft.question,
-        tools=service_tools(template.services),
-        expected=draft.expected,
-        reference=Reference(tuple(api.calls), draft.answer),
-        tags=tags + (("unseen_service",) if ood_services else ()),
-    )
 
 
 DOMAIN_CLASS = RestDomain

@@ -75,6 +75,14 @@ SPEC = document(
                 "responses": responses(200, None),
             }
         },
+        "/customers/{customer}/summary": {
+            "get": {
+                "operationId": "get_customer_summary",
+                "summary": "A customer's order history in one object: order count, counts per status, amount spent.",
+                "parameters": [param("customer", "path", {"type": "string"}, "Customer full name.")],
+                "responses": responses(200, None, 404),
+            }
+        },
         "/orders/{order_id}": {
             "get": {
                 "operationId": "get_order",
@@ -201,6 +209,16 @@ def list_orders(call: Call) -> dict[str, Any]:
     return page(call, rows)
 
 
+def get_customer_summary(call: Call) -> dict[str, Any]:
+    name = call.params["customer"].strip().lower()
+    rows = [o for o in call.tables["orders"].values() if o["customer"].lower() == name]
+    if not rows:
+        raise ApiError(404, "not_found", f"no orders for a customer named {call.params['customer']!r}")
+    counts = {status: sum(o["status"] == status for o in rows) for status in STATUSES}
+    spent = sum(round(o["total"] * 100) for o in rows if o["status"] != "cancelled") / 100
+    return {"customer": rows[0]["customer"], "orders": len(rows), "by_status": counts, "spent": spent}
+
+
 def create_order(call: Call) -> Reply:
     products, wanted = call.tables["products"], {}
     for line in call.body["items"]:
@@ -251,6 +269,7 @@ SERVICE = Service(
         "get_product": get_product,
         "search_products": search_products,
         "get_order": get_order,
+        "get_customer_summary": get_customer_summary,
         "list_orders": list_orders,
         "create_order": create_order,
         "cancel_order": cancel_order,

@@ -82,6 +82,31 @@ SPEC = document(
                 "responses": responses(200, {"$ref": "#/components/schemas/Forecast"}, 404, 429),
             }
         },
+        "/forecast/daily": {
+            "get": {
+                "operationId": "get_daily_forecasts",
+                "summary": "Day-by-day forecasts for one city over a range of dates (one request for the range).",
+                "parameters": [
+                    CITY_Q,
+                    param("start", "query", DATE, "First day, YYYY-MM-DD.", required=True),
+                    param("end", "query", DATE, "Last day (inclusive), YYYY-MM-DD.", required=True),
+                    param("units", "query", UNITS, "Unit system."),
+                ],
+                "responses": responses(200, None, 404, 429),
+            }
+        },
+        "/forecasts": {
+            "get": {
+                "operationId": "list_forecasts",
+                "summary": "The forecasts of every covered city for one day, optionally only one country's.",
+                "parameters": [
+                    param("date", "query", DATE, "The day, YYYY-MM-DD.", required=True),
+                    param("country", "query", {"type": "string"}, "Country name, e.g. Spain."),
+                    param("units", "query", UNITS, "Unit system."),
+                ],
+                "responses": responses(200, None, 429),
+            }
+        },
         "/cities/{city}/current": {
             "get": {
                 "operationId": "get_current_weather",
@@ -174,6 +199,37 @@ def get_forecast(call: Call) -> dict[str, Any]:
     return _convert(row, call.params.get("units", "metric"), ("high", "low"))
 
 
+def _day(day: str) -> str:
+    if day not in DATES:
+        raise ApiError(422, "out_of_range", f"forecasts cover {DATES[0]} to {DATES[-1]}, not {day}")
+    return day
+
+
+def get_daily_forecasts(call: Call) -> dict[str, Any]:
+    city = _city(call, call.params["city"])
+    start, end = _day(call.params["start"]), _day(call.params["end"])
+    if end < start:
+        raise ApiError(422, "invalid_range", f"end {end} is before start {start}")
+    units = call.params.get("units", "metric")
+    days = [
+        _convert(call.tables["forecasts"][f"{city['name']}|{day}"], units, ("high", "low"))
+        for day in DATES
+        if start <= day <= end
+    ]
+    return {"city": city["name"], "days": days, "count": len(days)}
+
+
+def list_forecasts(call: Call) -> dict[str, Any]:
+    day, country = _day(call.params["date"]), call.params.get("country")
+    units = call.params.get("units", "metric")
+    rows = [
+        _convert(row, units, ("high", "low"))
+        for row in call.tables["forecasts"].values()
+        if row["date"] == day and (country is None or row["country"].lower() == country.strip().lower())
+    ]
+    return {"date": day, "forecasts": rows, "count": len(rows)}
+
+
 def get_current_weather(call: Call) -> dict[str, Any]:
     city = _city(call, call.params["city"])
     today = call.tables["forecasts"][f"{city['name']}|{DATES[0]}"]
@@ -208,6 +264,8 @@ SERVICE = Service(
     spec=SPEC,
     handlers={
         "get_forecast": get_forecast,
+        "get_daily_forecasts": get_daily_forecasts,
+        "list_forecasts": list_forecasts,
         "get_current_weather": get_current_weather,
         "list_cities": list_cities,
         "list_weather_alerts": list_weather_alerts,

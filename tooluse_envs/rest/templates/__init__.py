@@ -3,6 +3,12 @@
 A template never writes an answer by hand: ``run`` makes the reference calls through ``Api`` (the same
 executor the environment uses), reads the answer off the responses, and for state tasks returns checks
 that the generator verifies — they must fail on the seed state and hold after the reference run.
+
+A template may offer several strategies (``Template.strategies``): ways of reaching the same answer
+with different calls (a direct lookup or list-then-get, a filter or walking pages). The generator runs
+each in a fresh episode; ``Template.teacher`` picks the teacher's one per task from the problem's
+features, and the others become ``reference.alternatives``. Helpers read ``Api.strategy`` to decide
+which calls to make.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tooluse_envs.domain import format_result
@@ -22,15 +29,30 @@ DONE = "done"
 STATE_SUFFIX = " When you have finished, reply with \\boxed{done}."
 
 
+DIRECT = "direct"
+
+
 class TemplateError(RuntimeError):
     """A template made a call its service refused unexpectedly, or produced an inconsistent task."""
+
+
+class NotApplicable(Exception):
+    """This strategy cannot solve this particular task (e.g. one shared search when the names differ)."""
 
 
 class Api:
     """Runs reference calls in one episode and records them (name and arguments, in order)."""
 
-    def __init__(self, client: RestClient, operations: dict[str, Operation], tools: dict[str, Tool], episode_id: str):
+    def __init__(
+        self,
+        client: RestClient,
+        operations: dict[str, Operation],
+        tools: dict[str, Tool],
+        episode_id: str,
+        strategy: str = DIRECT,
+    ):
         self.client, self.operations, self.tools, self.episode_id = client, operations, tools, episode_id
+        self.strategy = strategy
         self.calls: list[ReferenceCall] = []
 
     def call(self, name: str, **arguments: Any) -> ApiResponse:
@@ -70,8 +92,27 @@ class Draft:
     tags: tuple[str, ...] = ()
 
 
-def number(question: str, value: float, *tags: str) -> Draft:
-    return Draft(question, {"kind": "number", "answer": value}, format_result(value), tags)
+def exact(value: Any, decimals: int) -> Decimal:
+    """``value`` as a decimal rounded half-up to ``decimals`` places (money and measures, never float round)."""
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def total(values: Any, decimals: int) -> Decimal:
+    """An exact decimal sum of API values (floats like 12.3 are read as the decimals they print as)."""
+    return exact(sum((Decimal(str(v)) for v in values), Decimal(0)), decimals)
+
+
+def number(question: str, value: Any, *tags: str, decimals: int) -> Draft:
+    """A number task whose answer must equal ``value`` at ``decimals`` places (no tolerance).
+
+    The value is stored as the shortest float that prints as the decimal, so the checker reads it back
+    exactly; an integer stays an integer.
+    """
+    rounded = exact(value, decimals)
+    if rounded != Decimal(str(value)):
+        raise TemplateError(f"{question}: {value} is not exact at {decimals} decimals; round it and say so")
+    stored: int | float = int(rounded) if decimals == 0 else float(rounded)
+    return Draft(question, {"kind": "number", "answer": stored, "decimals": decimals}, format_result(stored), tags)
 
 
 def text(question: str, value: str, *tags: str) -> Draft:
@@ -99,6 +140,12 @@ def where(
 
 
 Params = dict[str, Any]
+PARAPHRASE = "paraphrase"
+
+
+def ask(p: Params, standard: str, paraphrase: str) -> str:
+    """The question in the in-domain wording, or in the paraphrase axis's wording (same computation)."""
+    return paraphrase if p.get("wording") == PARAPHRASE else standard
 
 
 @dataclass(frozen=True)
@@ -109,10 +156,19 @@ class Template:
         name: Unique name; with the drawn parameters it is the task's identity across splits.
         services: The services whose tools the task offers.
         draw: Parameters from the split's RNG (JSON-serialisable; equal parameters mean the same task).
-        run: Makes the reference calls and returns the task, or None when this draw makes a poor task.
+        run: Makes the reference calls and returns the task, or None when this draw makes a poor task;
+            reads ``api.strategy`` and raises ``NotApplicable`` for a strategy that cannot solve it.
+        strategies: The ways ``run`` knows to solve the task (the first is the default).
+        teacher: Chooses the teacher's strategy for one task from its parameters (an RNG seeded per
+            task breaks ties where the features leave the choice open); None: the first strategy.
     """
 
     name: str
     services: tuple[str, ...]
     draw: Callable[[random.Random], Params]
     run: Callable[[Api, Params, random.Random], Draft | None]
+    strategies: tuple[str, ...] = (DIRECT,)
+    teacher: Callable[[Params, random.Random], str] | None = None
+
+    def teacher_strategy(self, p: Params, rng: random.Random) -> str:
+        return self.teacher(p, rng) if self.teacher is not None else self.strategies[0]

@@ -1,15 +1,37 @@
 """Bank tasks: every one starts with the token flow. Balances and recent transactions (in-domain);
-cursor page walking, transfers and insufficient-funds recovery (out-of-domain)."""
+cursor page walking, transfers and insufficient-funds recovery (out-of-domain).
+
+Strategies: a balance is read off the account listing, or the listing gives the id and the account is
+opened (``get_account``); recent transactions come from one page of the requested size or from the
+default page (five) when that already covers them.
+"""
 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from typing import Any
 
 from tooluse_envs.rest.services.bank import MERCHANTS, USERS, seed
-from tooluse_envs.rest.templates import Api, Draft, Params, Template, number, state, text, where
+from tooluse_envs.rest.templates import (
+    DIRECT,
+    Api,
+    Draft,
+    NotApplicable,
+    Params,
+    Template,
+    ask,
+    exact,
+    number,
+    state,
+    text,
+    total,
+    where,
+)
 
 S = ("bank",)
+DEFAULT_LIMIT = 5  # list_transactions' default page size
+LIST_THEN_GET, DEFAULT_PAGE = "list_then_get", "default_page"
 ORDINALS = ("", "most recent", "second most recent", "third most recent", "fourth most recent", "fifth most recent")
 
 
@@ -33,81 +55,102 @@ def _types(user: str) -> list[str]:
 def balance(api: Api, p: Params, rng: random.Random) -> Draft | None:
     if p["type"] not in _types(p["user"]):
         return None
-    accounts = _accounts(api, _login(api, p["user"]))
-    return number(
-        _who(p["user"]) + f"What is the balance of my {p['type']} account, in EUR?",
-        accounts[p["type"]]["balance"],
-        "auth",
+    token = _login(api, p["user"])
+    account = _accounts(api, token)[p["type"]]
+    if api.strategy == LIST_THEN_GET:
+        account = api.ok("get_account", access_token=token, account_id=account["id"])
+    question = ask(
+        p,
+        f"What is the balance of my {p['type']} account, in EUR?",
+        f"How much money is sitting in my {p['type']} account right now (EUR)?",
     )
+    return number(_who(p["user"]) + question, account["balance"], "auth", decimals=2)
+
+
+def _balance_teacher(p: Params, rng: random.Random) -> str:
+    """The listing already shows balances; the teacher sometimes opens the account to be sure of it."""
+    return LIST_THEN_GET if rng.random() < 0.35 else DIRECT
 
 
 def total_balance(api: Api, p: Params, rng: random.Random) -> Draft:
     accounts = _accounts(api, _login(api, p["user"]))
-    return number(
-        _who(p["user"]) + "What is the combined balance of all my accounts, in EUR?",
-        round(sum(a["balance"] for a in accounts.values()), 2),
-        "auth",
+    question = ask(
+        p,
+        "What is the combined balance of all my accounts, in EUR?",
+        "If you add up every account I hold, how many EUR do I have in total?",
     )
+    return number(_who(p["user"]) + question, total((a["balance"] for a in accounts.values()), 2), "auth", decimals=2)
 
 
 def account_count(api: Api, p: Params, rng: random.Random) -> Draft:
     accounts = _accounts(api, _login(api, p["user"]))
-    return number(_who(p["user"]) + "How many bank accounts do I have?", len(accounts), "auth")
+    question = ask(p, "How many bank accounts do I have?", "What is the number of accounts held in my name?")
+    return number(_who(p["user"]) + question, len(accounts), "auth", decimals=0)
+
+
+def _recent(api: Api, p: Params) -> list[dict[str, Any]]:
+    """The newest ``p['n']`` checking transactions: one page of exactly that size, or the default page."""
+    token = _login(api, p["user"])
+    checking = _accounts(api, token)["checking"]
+    if api.strategy == DEFAULT_PAGE:
+        if p["n"] > DEFAULT_LIMIT:
+            raise NotApplicable("the default page is shorter than the transactions asked about")
+        listed = api.ok("list_transactions", access_token=token, account_id=checking["id"])
+    else:
+        listed = api.ok("list_transactions", access_token=token, account_id=checking["id"], limit=p["n"])
+    return listed["transactions"][: p["n"]]
+
+
+RECENT = (DIRECT, DEFAULT_PAGE)
 
 
 def nth_merchant(api: Api, p: Params, rng: random.Random) -> Draft:
-    token = _login(api, p["user"])
-    checking = _accounts(api, token)["checking"]
-    listed = api.ok("list_transactions", access_token=token, account_id=checking["id"], limit=p["n"])
-    return text(
-        _who(p["user"]) + f"What is the description of the {ORDINALS[p['n']]} transaction on my checking account?",
-        listed["transactions"][p["n"] - 1]["description"],
-        "auth",
+    picked = _recent(api, p)[p["n"] - 1]
+    question = ask(
+        p,
+        f"What is the description of the {ORDINALS[p['n']]} transaction on my checking account?",
+        f"Looking at my checking account, what does the {ORDINALS[p['n']]} transaction say it was for?",
     )
+    return text(_who(p["user"]) + question, picked["description"], "auth")
 
 
 def recent_spend(api: Api, p: Params, rng: random.Random) -> Draft:
-    token = _login(api, p["user"])
-    checking = _accounts(api, token)["checking"]
-    listed = api.ok("list_transactions", access_token=token, account_id=checking["id"], limit=p["n"])
-    spent = round(-sum(t["amount"] for t in listed["transactions"]), 2)
-    return number(
-        _who(p["user"]) + f"How much money in EUR went out in the last {p['n']} transactions on my "
-        "checking account, in total?",
-        spent,
-        "auth",
+    spent = total((-t["amount"] for t in _recent(api, p)), 2)
+    question = ask(
+        p,
+        f"How much money in EUR went out in the last {p['n']} transactions on my checking account, in total?",
+        f"Sum up what left my checking account over its {p['n']} latest transactions. How many EUR?",
     )
+    return number(_who(p["user"]) + question, spent, "auth", decimals=2)
 
 
 def transaction_amount(api: Api, p: Params, rng: random.Random) -> Draft:
-    token = _login(api, p["user"])
-    checking = _accounts(api, token)["checking"]
-    listed = api.ok("list_transactions", access_token=token, account_id=checking["id"], limit=p["n"])
-    return number(
-        _who(p["user"]) + f"What was the amount in EUR of the {ORDINALS[p['n']]} transaction on my "
-        "checking account? Payments are negative.",
-        listed["transactions"][p["n"] - 1]["amount"],
-        "auth",
+    picked = _recent(api, p)[p["n"] - 1]
+    question = ask(
+        p,
+        f"What was the amount in EUR of the {ORDINALS[p['n']]} transaction on my checking account? "
+        "Payments are negative.",
+        f"How many EUR was the {ORDINALS[p['n']]} checking-account transaction for? Give payments as negative numbers.",
     )
+    return number(_who(p["user"]) + question, picked["amount"], "auth", decimals=2)
 
 
 def largest_payment(api: Api, p: Params, rng: random.Random) -> Draft:
-    token = _login(api, p["user"])
-    checking = _accounts(api, token)["checking"]
-    listed = api.ok("list_transactions", access_token=token, account_id=checking["id"], limit=p["n"])
-    biggest = max(-t["amount"] for t in listed["transactions"])
-    return number(
-        _who(p["user"]) + f"What was the largest single payment (in EUR, as a positive number) among the "
-        f"last {p['n']} transactions on my checking account?",
-        biggest,
-        "auth",
+    biggest = max(-t["amount"] for t in _recent(api, p))
+    question = ask(
+        p,
+        f"What was the largest single payment (in EUR, as a positive number) among the last {p['n']} "
+        "transactions on my checking account?",
+        f"Of my {p['n']} most recent checking-account transactions, which payment was biggest? Give its size "
+        "in EUR as a positive number.",
     )
+    return number(_who(p["user"]) + question, biggest, "auth", decimals=2)
 
 
 def merchant_spend(api: Api, p: Params, rng: random.Random) -> Draft | None:
     token = _login(api, p["user"])
     checking = _accounts(api, token)["checking"]
-    spent, cursor, pages = 0.0, None, 0
+    spent, cursor, pages = Decimal(0), None, 0
     while pages == 0 or cursor:
         page = api.ok(
             "list_transactions",
@@ -116,16 +159,17 @@ def merchant_spend(api: Api, p: Params, rng: random.Random) -> Draft | None:
             limit=10,
             **({"cursor": cursor} if cursor else {}),
         )
-        spent += sum(-t["amount"] for t in page["transactions"] if t["description"] == p["merchant"])
+        spent += sum(-Decimal(str(t["amount"])) for t in page["transactions"] if t["description"] == p["merchant"])
         cursor, pages = page["next_cursor"], pages + 1
     if spent == 0 or pages < 2:
         return None
     return number(
         _who(p["user"]) + f"How much have I spent at {p['merchant']} in total, going by the whole "
         "transaction history of my checking account (EUR)?",
-        round(spent, 2),
+        exact(spent, 2),
         "auth",
         "pagination",
+        decimals=2,
     )
 
 
@@ -188,18 +232,48 @@ def transfer_what_you_can(api: Api, p: Params, rng: random.Random) -> Draft | No
     )
 
 
+def _recent_teacher(p: Params, rng: random.Random) -> str:
+    """A page sized to the question when it asks for more than a couple; the default page otherwise."""
+    return DEFAULT_PAGE if p["n"] <= 2 or (p["n"] <= DEFAULT_LIMIT and rng.random() < 0.3) else DIRECT
+
+
 def _user(rng: random.Random) -> Params:
     return {"user": rng.choice(USERS)}
 
 
 ID = [
-    Template("balance", S, lambda rng: {**_user(rng), "type": rng.choice(("checking", "savings", "holiday"))}, balance),
+    Template(
+        "balance",
+        S,
+        lambda rng: {**_user(rng), "type": rng.choice(("checking", "savings", "holiday"))},
+        balance,
+        (DIRECT, LIST_THEN_GET),
+        _balance_teacher,
+    ),
     Template("total_balance", S, _user, total_balance),
     Template("account_count", S, _user, account_count),
-    Template("nth_merchant", S, lambda rng: {**_user(rng), "n": rng.randint(1, 5)}, nth_merchant),
-    Template("recent_spend", S, lambda rng: {**_user(rng), "n": rng.randint(2, 5)}, recent_spend),
-    Template("transaction_amount", S, lambda rng: {**_user(rng), "n": rng.randint(1, 5)}, transaction_amount),
-    Template("largest_payment", S, lambda rng: {**_user(rng), "n": rng.randint(3, 10)}, largest_payment),
+    Template(
+        "nth_merchant", S, lambda rng: {**_user(rng), "n": rng.randint(1, 5)}, nth_merchant, RECENT, _recent_teacher
+    ),
+    Template(
+        "recent_spend", S, lambda rng: {**_user(rng), "n": rng.randint(2, 5)}, recent_spend, RECENT, _recent_teacher
+    ),
+    Template(
+        "transaction_amount",
+        S,
+        lambda rng: {**_user(rng), "n": rng.randint(1, 5)},
+        transaction_amount,
+        RECENT,
+        _recent_teacher,
+    ),
+    Template(
+        "largest_payment",
+        S,
+        lambda rng: {**_user(rng), "n": rng.randint(3, 10)},
+        largest_payment,
+        RECENT,
+        _recent_teacher,
+    ),
 ]
 OOD = [
     Template("merchant_spend", S, lambda rng: {**_user(rng), "merchant": rng.choice(MERCHANTS)}, merchant_spend),

@@ -1,4 +1,8 @@
-"""Flights tasks (an out-of-domain service): page walking, bookings, sold-out recovery, cancellations."""
+"""Flights tasks (an out-of-domain service): page walking, bookings, sold-out recovery, cancellations.
+
+Strategies: a route's flights are walked in default pages of five or in pages of ten; a flight's arrival
+is read off the search or the flight is opened (``get_flight``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import random
 from typing import Any
 
 from tooluse_envs.rest.services.flights import PASSENGERS, seed
-from tooluse_envs.rest.templates import Api, Draft, Params, Template, number, state, text, where
+from tooluse_envs.rest.templates import DIRECT, Api, Draft, Params, Template, number, state, text, where
 
 S = ("flights",)
+BIG_PAGES, SEARCH_THEN_GET = "big_pages", "search_then_get"
 
 
 def _flights() -> list[dict[str, Any]]:
@@ -21,14 +26,16 @@ def _route_day(rng: random.Random) -> Params:
 
 
 def _search(api: Api, p: Params) -> tuple[list[dict[str, Any]], int]:
-    """All flights of a route and day, page by page (default page size); rows and pages read."""
+    """All flights of a route and day, page by page (default page size, or the largest); rows and pages."""
     found, offset, pages = [], 0, 0
+    size = {"limit": 10} if api.strategy == BIG_PAGES else {}
     while offset is not None:
         body = api.ok(
             "search_flights",
             origin=p["origin"],
             destination=p["destination"],
             date=p["date"],
+            **size,
             **({"offset": offset} if offset else {}),
         )
         found += body["flights"]
@@ -50,6 +57,7 @@ def cheapest_fare(api: Api, p: Params, rng: random.Random) -> Draft:
         f"What is the lowest fare (in EUR) of any flight {_route(p)}?",
         min(f["price"] for f in found),
         *(("pagination",) if pages > 1 else ()),
+        decimals=2,
     )
 
 
@@ -59,6 +67,7 @@ def seats_left(api: Api, p: Params, rng: random.Random) -> Draft:
         f"How many seats are left in total across all flights {_route(p)}?",
         sum(f["seats_left"] for f in found),
         *(("pagination",) if pages > 1 else ()),
+        decimals=0,
     )
 
 
@@ -67,9 +76,10 @@ def arrival_time(api: Api, p: Params, rng: random.Random) -> Draft | None:
     match = [f for f in found if f["flight_number"] == p["flight_number"]]
     if len(match) != 1:
         return None
+    flight = api.ok("get_flight", flight_id=match[0]["id"]) if api.strategy == SEARCH_THEN_GET else match[0]
     return text(
         f"At what time does flight {p['flight_number']} {_route(p)} arrive? Answer as HH:MM.",
-        match[0]["arrive"],
+        flight["arrive"],
         *(("pagination",) if pages > 1 else ()),
     )
 
@@ -134,6 +144,22 @@ def cancel_all(api: Api, p: Params, rng: random.Random) -> Draft | None:
     )
 
 
+PAGING = (DIRECT, BIG_PAGES)
+
+
+def _paging_teacher(p: Params, rng: random.Random) -> str:
+    """Busy routes (many flights a day) are walked in the largest pages; others in the default ones."""
+    daily = sum(
+        f["origin"] == p["origin"] and f["destination"] == p["destination"] and f["date"] == p["date"]
+        for f in _flights()
+    )
+    return BIG_PAGES if daily > 5 else DIRECT
+
+
+def _open_teacher(p: Params, rng: random.Random) -> str:
+    return SEARCH_THEN_GET if rng.random() < 0.5 else DIRECT
+
+
 def _numbered(rng: random.Random) -> Params:
     flight = rng.choice(_flights())
     return {
@@ -145,9 +171,9 @@ def _numbered(rng: random.Random) -> Params:
 
 
 OOD = [
-    Template("cheapest_fare", S, _route_day, cheapest_fare),
-    Template("seats_left", S, _route_day, seats_left),
-    Template("arrival_time", S, _numbered, arrival_time),
+    Template("cheapest_fare", S, _route_day, cheapest_fare, PAGING, _paging_teacher),
+    Template("seats_left", S, _route_day, seats_left, PAGING, _paging_teacher),
+    Template("arrival_time", S, _numbered, arrival_time, (DIRECT, SEARCH_THEN_GET), _open_teacher),
     Template("book_earliest", S, lambda rng: {**_route_day(rng), "passenger": rng.choice(PASSENGERS)}, book_earliest),
     Template("book_or_next", S, lambda rng: {**_route_day(rng), "passenger": rng.choice(PASSENGERS)}, book_or_next),
     Template("cancel_all_bookings", S, lambda rng: {"passenger": rng.choice(PASSENGERS)}, cancel_all),

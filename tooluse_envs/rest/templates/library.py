@@ -1,4 +1,8 @@
-"""Library tasks (an out-of-domain service): cursor page walking, loans, holds and loan-limit recovery."""
+"""Library tasks (an out-of-domain service): cursor page walking, loans, holds and loan-limit recovery.
+
+Strategies: a book named by its title is taken from the search result, or searched and then opened
+(``get_book``) to confirm the ISBN.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,18 @@ import random
 from typing import Any
 
 from tooluse_envs.rest.services.library import AUTHORS, GENRES, LOAN_LIMIT, seed
-from tooluse_envs.rest.templates import Api, Draft, Params, Template, number, rows, state, text, where
+from tooluse_envs.rest.templates import DIRECT, Api, Draft, Params, Template, number, rows, state, text, where
 
 S = ("library",)
+SEARCH_THEN_GET = "search_then_get"
+FIND = (DIRECT, SEARCH_THEN_GET)
+
+
+def _find_teacher(p: Params, rng: random.Random) -> str:
+    """Titles that other books share words with are opened to be sure of the ISBN; distinctive ones not."""
+    title = seed()["books"][p["isbn"]]["title"]
+    others = sum(title.split()[-1] in b["title"] for b in seed()["books"].values())
+    return SEARCH_THEN_GET if others > 1 else DIRECT
 
 
 def _books() -> list[dict[str, Any]]:
@@ -30,7 +43,8 @@ def _walk(api: Api, **query: Any) -> tuple[list[dict[str, Any]], int]:
 
 
 def _find(api: Api, title: str) -> dict[str, Any]:
-    return next(b for b in api.ok("search_books", q=title)["books"] if b["title"] == title)
+    found = next(b for b in api.ok("search_books", q=title)["books"] if b["title"] == title)
+    return api.ok("get_book", isbn=found["isbn"]) if api.strategy == SEARCH_THEN_GET else found
 
 
 def author_titles(api: Api, p: Params, rng: random.Random) -> Draft | None:
@@ -63,6 +77,7 @@ def genre_available(api: Api, p: Params, rng: random.Random) -> Draft:
         f"How many {p['genre']} titles have at least one copy available right now?",
         sum(b["available"] > 0 for b in found),
         "pagination",
+        decimals=0,
     )
 
 
@@ -162,9 +177,9 @@ OOD = [
     Template("author_titles", S, lambda rng: {"author": rng.choice(AUTHORS)}, author_titles),
     Template("oldest_by_author", S, lambda rng: {"author": rng.choice(AUTHORS)}, oldest_by_author),
     Template("genre_available", S, lambda rng: {"genre": rng.choice(GENRES)}, genre_available),
-    Template("borrow", S, _member_book, borrow),
-    Template("borrow_or_hold", S, _unavailable_book, borrow_or_hold),
+    Template("borrow", S, _member_book, borrow, FIND, _find_teacher),
+    Template("borrow_or_hold", S, _unavailable_book, borrow_or_hold, FIND, _find_teacher),
     Template("return_all", S, lambda rng: {"member": f"M-{rng.randint(101, 130)}"}, return_all),
-    Template("make_room", S, _busy_member_book, make_room),
+    Template("make_room", S, _busy_member_book, make_room, FIND, _find_teacher),
 ]
 ID: list[Template] = []
