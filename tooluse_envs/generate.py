@@ -44,6 +44,10 @@ def report(domain_name: str, root: Path | None = None) -> str:
     lines.append("  test_ood axes: " + ", ".join(f"{axis} {n}" for axis, n in sorted(axes.items())))
     leaked = leaked_computations(tasks("train"), tasks("test_id"))
     lines.append(f"  test_id tasks computing a train task's computation: {len(leaked)}")
+    if domain_name == "search" and root is None:  # retrieval difficulty: does the task need searching?
+        from tooluse_envs.domains.search_audit import retrieval_report
+
+        lines += [f"  {split:<8} {retrieval_report((split,)).summary()}" for split in SPLITS]
     return "\n".join(lines)
 
 
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or tasks_dir()
     for name in args.domains:
         print(name, generate(name, out))
-        print(report(name, out))
+        print(report(name, None if args.out is None else out))
     return 0
 
 
