@@ -30,6 +30,7 @@ def run_eval(args: argparse.Namespace) -> str:
             envs=args.env,
             splits=args.split,
             episodes=args.episodes,
+            sample_seed=args.sample_seed,
             samples=args.samples,
             seed=args.seed,
             reward=args.reward,
@@ -41,20 +42,17 @@ def run_eval(args: argparse.Namespace) -> str:
             workers=args.workers,
             threads=args.threads,
             progress=not args.quiet,
+            **({"tasks_file": args.tasks_file} if args.tasks_file else {}),  # e.g. mentor teach output
         )
         results = run_evaluation(config, overwrite=args.overwrite)
     except (ResumeMismatch, ValueError, RayNotInstalled) as exc:
         raise SystemExit(f"mentor eval: {exc}") from exc
     if args.quiet:
         return args.out
-    for slot in results["results"]:
-        m, k = slot["metrics"], str(args.samples)
-        print(
-            f"{slot['label']:<20} success {m['success']:.3f}  pass@{k} {m['pass_at_k'][k]:.3f}"
-            f"  reward {m['reward_mean']:.3f}  calls/task {m['tool_calls_per_task']:.2f}"
-            f"  invalid {m['invalid_call_rate']:.3f}  JS-sim {m['js_similarity']:.3f}",
-            file=sys.stderr,
-        )
+    from mentor_agents.eval_results import summary_lines
+
+    for line in summary_lines(results, args.samples):
+        print(line, file=sys.stderr)
     return args.out
 
 
@@ -70,7 +68,14 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--agent", required=True, help=AGENT_HELP)
     e.add_argument("--env", nargs="+", default=["paper"], help="env ids and/or protocols: paper, cross-domain[/<d>]")
     e.add_argument("--split", nargs="+", default=None, help="splits (default: the protocol's, or test_id test_ood)")
-    e.add_argument("--episodes", type=int, default=None, help="first N tasks of each env x split (default: all)")
+    e.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="N tasks of each env x split: a seeded sample stratified over BFCL categories, OOD axes and templates "
+        "(default: all)",
+    )
+    e.add_argument("--sample-seed", type=int, default=0, help="seed of the --episodes sample (recorded in results)")
     e.add_argument("--samples", type=int, default=1, help="samples per task (k of pass@k, pass^k)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--reward", default="outcome", help="reward reported besides success (a tooluse_envs reward)")
@@ -86,6 +91,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--workers", type=int, default=2, help="Ray actors")
     e.add_argument("--threads", type=int, default=0, help="torch threads of model agents, here or per Ray actor")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    e.add_argument("--tasks-file", default=None, help="play this task file's tasks (e.g. mentor teach output)")
     e.set_defaults(func=run_eval)
 
 

@@ -129,3 +129,44 @@ def _over_tasks(by_task: dict[str, list[bool]], samples: int, fn: Any) -> dict[s
 def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return float(sum(values) / len(values)) if values else 0.0
+
+
+BREAKDOWNS = ("domain", "axis", "template", "category")
+"""Task features a slot's success is broken down by (a kind appears only where some task has it)."""
+
+
+def task_features(task: Any) -> dict[str, str | None]:
+    """The features of ``task`` that ``breakdown`` groups by: domain, OOD axis, template, BFCL category."""
+    category = next((tag.split(":", 1)[1] for tag in task.tags if tag.startswith("category:")), None)
+    return {"domain": task.domain, "axis": task.axis, "template": task.template or None, "category": category}
+
+
+def breakdown(episodes: Sequence[dict[str, Any]], features: dict[str, dict[str, str | None]]) -> dict[str, Any]:
+    """Success per value of each feature kind: ``{kind: {value: {n_tasks, n_episodes, success}}}``.
+
+    ``features`` maps a task id to ``task_features`` of its task. A kind with one value only (the
+    domain of a single-domain slot) or none is left out: it would repeat the slot's own numbers. In a
+    blend (Mixed) axes and templates are named ``<domain>/<value>``: two domains' ``magnitude`` axes
+    are different changes.
+    """
+    out: dict[str, Any] = {}
+    blend = len({features[ep["task_id"]]["domain"] for ep in episodes}) > 1
+    for kind in BREAKDOWNS:
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ep in episodes:
+            value = features[ep["task_id"]].get(kind)
+            if value is not None and blend and kind in ("axis", "template"):
+                value = f"{features[ep['task_id']]['domain']}/{value}"
+            if value is not None:
+                groups[value].append(ep)
+        if len(groups) < 2 and not (groups and kind in ("axis", "category")):
+            continue
+        out[kind] = {
+            value: {
+                "n_tasks": len({ep["task_id"] for ep in rows}),
+                "n_episodes": len(rows),
+                "success": _mean(float(ep["success"]) for ep in rows),
+            }
+            for value, rows in sorted(groups.items())
+        }
+    return out

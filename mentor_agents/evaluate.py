@@ -8,7 +8,11 @@ Why it is built this way:
 * Rows are appended to ``<out>.episodes.jsonl`` and flushed as they finish; its first line records the
   config. Rerunning with the same ``--out`` skips the keys already there (a torn last line from a kill is
   dropped), so nothing is lost or counted twice; a different config is refused rather than mixed in.
-* Metrics are computed at the end from the rows (``eval_metrics``), independent of finishing order.
+* Metrics are computed at the end from the rows (``eval_metrics``, ``eval_results``), independent of
+  finishing order: per slot, success broken down by OOD axis, template and BFCL category, and for
+  BFCL its own summaries (``bfcl_score``) with a headline that a no-call agent cannot game.
+* ``--episodes N`` plays a seeded sample stratified over categories, axes and templates
+  (``eval_sampling``), recorded in the fingerprint; never the first N tasks of a file.
 """
 
 from __future__ import annotations
@@ -16,30 +20,32 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import platform
 import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe, identity
-from mentor_agents.eval_metrics import slot_metrics
+from mentor_agents.eval_log import EpisodeLog, ResumeMismatch, episodes_path  # noqa: F401 (public here)
+from mentor_agents.eval_results import (  # noqa: F401 (SCHEMA_PATH and validate_results: public here too)
+    SCHEMA_PATH,
+    _version,
+    dependency_versions,
+    slot_result,
+    validate_results,
+    write_results,
+)
+from mentor_agents.eval_sampling import METHOD, stratified_sample
 from mentor_agents.seeding import derive_seed
 from tooluse_envs.protocols import Slot, get_protocols
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "results.schema.json"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: headline, sample strata, breakdowns, BFCL report, sampling in the config
 DEFAULT_SPLITS = ("test_id", "test_ood")
 SPLIT_LABELS = {"test_id": "ID", "test_ood": "OOD", "train": "train"}
-
-
-class ResumeMismatch(ValueError):
-    """The episodes file at ``--out`` was written by a run with another config."""
 
 
 @dataclass
@@ -53,7 +59,9 @@ class EvalConfig:
     splits: list[str] | None = None
     """Splits to play; None: the protocol's, or test_id and test_ood for plain env ids."""
     episodes: int | None = None
-    """First N tasks of each env x split (None: all)."""
+    """N tasks of each env x split, a sample stratified over categories/axes/templates (None: all)."""
+    sample_seed: int = 0
+    """Seed of that sample; apart from ``seed`` so runs with other episode seeds play the same tasks."""
     samples: int = 1
     """Samples per task (k of pass@k)."""
     seed: int = 0
@@ -79,6 +87,9 @@ class EvalConfig:
     """Testing hook: the first Ray actor that finds this file deletes it and dies (see distributed)."""
     progress: bool = True
     """tqdm progress bar."""
+    tasks_file: str | None = None
+    """A JSONL task file (``mentor teach`` output, say) played instead of each slot's split; the env
+    refuses tasks of another domain. Its path is in the fingerprint, its tasks in the task-set hash."""
 
     def __post_init__(self) -> None:
         """Refuse a config that could only fail after playing every episode (at the schema check)."""
@@ -108,11 +119,14 @@ class EvalConfig:
             "agent_identity": identity(spec),
             "slots": [{"env_id": s.env_id, "split": s.split, "kwargs": s.kwargs} for s in slots],
             "episodes": self.episodes,
+            "sampling": {"method": METHOD, "seed": self.sample_seed},
             "samples": self.samples,
             "seed": self.seed,
             "reward": self.reward,
             "max_turns": self.max_turns,
         }
+        if self.tasks_file is not None:
+            out["tasks_file"] = str(self.tasks_file)
         if not spec.scripted:
             out["options"] = asdict(self.options)
         if threads := self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
@@ -137,14 +151,16 @@ class Unit:
     requests: tuple[EpisodeRequest, ...]
 
 
-def resolve_slots(envs: list[str], splits: list[str] | None) -> list[Slot]:
-    """Protocol names expand to their evaluate slots (filtered by ``splits``); env ids get ``splits``."""
+def resolve_slots(envs: list[str], splits: list[str] | None, tasks_file: str | None = None) -> list[Slot]:
+    """Protocol names expand to their evaluate slots (filtered by ``splits``); env ids get ``splits``
+    (those the domain has tasks for, or every one given when a ``tasks_file`` supplies the tasks)."""
     import tooluse_envs
 
     slots: list[Slot] = []
     for name in envs:
         if name in tooluse_envs.ENV_IDS:
-            slots += [Slot(name, split) for split in splits or DEFAULT_SPLITS if _has_tasks(name, split)]
+            wanted = splits or DEFAULT_SPLITS
+            slots += [Slot(name, split) for split in wanted if tasks_file is not None or _has_tasks(name, split)]
         elif name.startswith(("tooluse/", "tooluse_envs:")):
             raise ValueError(f"unknown env id {name!r}; choose from {', '.join(tooluse_envs.ENV_IDS)}")
         else:
@@ -156,13 +172,18 @@ def resolve_slots(envs: list[str], splits: list[str] | None) -> list[Slot]:
 
 
 def _has_tasks(env_id: str, split: str) -> bool:
+    """Whether the env's domain has tasks in ``split`` (asked of the domain: BFCL and Mixed own no files)."""
     import tooluse_envs
-    from tooluse_envs.tasks import load_tasks
+    from tooluse_envs.domain import make_domain
+    from tooluse_envs.errors import TaskError
 
+    domain = make_domain(tooluse_envs.ENV_IDS[env_id])
     try:
-        return bool(load_tasks(tooluse_envs.ENV_IDS[env_id], split))
-    except (FileNotFoundError, OSError):
+        return bool(domain.load(split))
+    except (TaskError, OSError):
         return False
+    finally:
+        domain.close()
 
 
 def make_env(slot: Slot, config: EvalConfig) -> Any:
@@ -171,7 +192,10 @@ def make_env(slot: Slot, config: EvalConfig) -> Any:
     import tooluse_envs
 
     gym.register_envs(tooluse_envs)
-    return gym.make(slot.env_id, split=slot.split, reward=config.reward, max_turns=config.max_turns, **slot.kwargs)
+    kwargs = dict(slot.kwargs)
+    if config.tasks_file is not None:
+        kwargs["tasks_file"] = config.tasks_file
+    return gym.make(slot.env_id, split=slot.split, reward=config.reward, max_turns=config.max_turns, **kwargs)
 
 
 @dataclass
@@ -182,23 +206,29 @@ class TaskSet:
     """Per slot, in the order of the slots."""
     teacher: list[Counter[str]]
     sha256: str
+    strata: list[dict[str, list[int]]] = field(default_factory=list)
+    """Per slot, ``stratum -> [drawn, population]`` of the sample."""
 
 
 def load_task_set(slots: list[Slot], config: EvalConfig) -> TaskSet:
     tasks: list[list[Any]] = []
     teacher: list[Counter[str]] = []
+    strata: list[dict[str, list[int]]] = []
     digest = hashlib.sha256()
     for slot in slots:
         env = make_env(slot, config)
-        chosen = list(env.unwrapped.tasks[: config.episodes])
+        where = json.dumps({"env_id": slot.env_id, "split": slot.split, "kwargs": slot.kwargs}, sort_keys=True)
+        sample = stratified_sample(env.unwrapped.tasks, config.episodes, config.sample_seed, where)
         env.close()
+        chosen = sample.tasks
+        strata.append(sample.strata)
         tasks.append(chosen)
         teacher.append(Counter(c.name for t in chosen for c in t.reference.tool_calls))
         head = {"env_id": slot.env_id, "split": slot.split, "kwargs": slot.kwargs}
         digest.update(json.dumps(head, sort_keys=True).encode())
         for task in chosen:
             digest.update(json.dumps(task.to_dict(), sort_keys=True, default=str).encode())
-    return TaskSet(tasks, teacher, digest.hexdigest())
+    return TaskSet(tasks, teacher, digest.hexdigest(), strata)
 
 
 def make_units(slots: list[Slot], task_set: TaskSet, config: EvalConfig, batch: int) -> list[Unit]:
@@ -218,61 +248,6 @@ def make_units(slots: list[Slot], task_set: TaskSet, config: EvalConfig, batch: 
             ]
             units += [Unit(index, slot, tuple(reqs[i : i + batch])) for i in range(0, len(reqs), batch)]
     return units
-
-
-class EpisodeLog:
-    """The append-only episodes JSONL: a header line with the config, then one row per episode."""
-
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
-        self.path = path
-        self.rows: dict[tuple, dict] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        raw = path.read_bytes() if path.is_file() else b""
-        if b"\n" in raw:
-            self._load(raw, header)
-        else:  # no file, or killed while writing the header: nothing was played yet
-            path.write_text(json.dumps({"header": header}) + "\n")
-        self.resumed = len(self.rows)
-        self._fh = path.open("a", encoding="utf-8")
-
-    def _load(self, raw: bytes, header: dict[str, Any]) -> None:
-        good = raw[: raw.rfind(b"\n") + 1]  # a kill mid-write leaves a torn last line: drop it
-        if len(good) != len(raw):
-            self.path.write_bytes(good)
-        lines = good.decode().splitlines()
-        found = json.loads(lines[0]).get("header") if lines else None
-        if found != header:
-            raise ResumeMismatch(
-                f"{self.path} holds episodes of another config; use another --out or --overwrite.\n"
-                f"  existing: {json.dumps(found, sort_keys=True)}\n  this run: {json.dumps(header, sort_keys=True)}"
-            )
-        for line in lines[1:]:
-            row = json.loads(line)
-            self.rows.setdefault(_key(row), row)
-
-    def write(self, row: dict) -> bool:
-        """Append ``row`` unless its key is already logged; flushed so a kill loses nothing written."""
-        key = _key(row)
-        if key in self.rows:
-            return False
-        self.rows[key] = row
-        self._fh.write(json.dumps(row) + "\n")
-        self._fh.flush()  # enough for a killed process; fsync would guard power loss at ~ms per episode
-        return True
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _key(row: dict) -> tuple[str, str, str, int]:
-    return (row["env_id"], row["split"], row["task_id"], int(row["sample"]))
-
-
-def episodes_path(out: str | Path) -> Path:
-    """``runs/x.json`` -> ``runs/x.episodes.jsonl`` (so ``runs/*.json`` globs never pick it up)."""
-    out = Path(out)
-    stem = out.name[: -len(".json")] if out.name.endswith(".json") else out.name
-    return out.with_name(stem + ".episodes.jsonl")
 
 
 def pending(units: list[Unit], done: dict[tuple, dict], independent: bool) -> list[Unit]:
@@ -312,7 +287,7 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
             "pass --temperature 0.6 (or so) for distinct samples",
             stacklevel=2,
         )
-    slots = resolve_slots(config.envs, config.splits)
+    slots = resolve_slots(config.envs, config.splits, config.tasks_file)
     task_set = load_task_set(slots, config)
     header = {
         "schema_version": SCHEMA_VERSION,
@@ -381,15 +356,9 @@ def build_results(
             if k[0] == slot.env_id and k[1] == slot.split and k[2] in wanted and k[3] < config.samples
         ]
         name = slot.env_id.split("/")[-1].rsplit("-v", 1)[0]
-        results.append(
-            {
-                "env_id": slot.env_id,
-                "split": slot.split,
-                "kwargs": json.loads(json.dumps(slot.kwargs)),
-                "label": f"{name} {SPLIT_LABELS.get(slot.split, slot.split)}",
-                "metrics": slot_metrics(rows, task_set.teacher[index], config.samples),
-            }
-        )
+        label = f"{name} {SPLIT_LABELS.get(slot.split, slot.split)}"
+        tasks, teacher, strata = task_set.tasks[index], task_set.teacher[index], task_set.strata[index]
+        results.append(slot_result(slot, label, rows, tasks, teacher, strata, config.samples))
     return {
         "schema_version": SCHEMA_VERSION,
         "project": {"name": "tooluse-mentor", "version": _version("tooluse-mentor")},
@@ -409,36 +378,3 @@ def build_results(
         "episodes_file": episodes_path(config.out).name,
         "results": results,
     }
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        if dist == "tooluse-mentor":
-            import tooluse_envs
-
-            return tooluse_envs.__version__
-        return None
-
-
-def dependency_versions() -> dict[str, str | None]:
-    """Python and the main dependencies (read from metadata, so nothing heavy is imported)."""
-    names = ("gymnasium", "numpy", "jsonschema", "torch", "transformers", "ray")
-    return {"python": platform.python_version(), **{n: _version(n) for n in names}}
-
-
-def validate_results(results: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``results`` matches the shipped schema."""
-    from jsonschema import Draft202012Validator
-
-    Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(results)
-
-
-def write_results(results: dict[str, Any], out: Path) -> None:
-    """Validate, then write atomically (a kill never leaves a half-written results file)."""
-    validate_results(results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(out)

@@ -180,10 +180,10 @@ def test_make_without_importing_the_package_first():
         "env = gym.make('tooluse_envs:tooluse/Calculator-v0', split='test_ood')\n"
         "obs, info = env.reset(seed=0)\n"
         "heavy = [m for m in ('torch', 'transformers', 'sandbox') if m in sys.modules]\n"
-        "print(len(info['tools']), heavy)\n"
+        "print(len(info['tools']) == len(env.unwrapped.task.tools) >= 12, heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "14 []"
+    assert out.strip() == "True []"
 
 
 def test_importing_the_package_is_cheap():

@@ -168,10 +168,7 @@ def test_mentor_train_grpo_plays_the_taught_tasks(served, tmp_path, monkeypatch)
 
 
 def test_mentor_eval_plays_the_taught_file(served, tmp_path):
-    from mentor_agents.evaluate import EvalConfig
 
-    if "tasks_file" not in EvalConfig.__dataclass_fields__:
-        pytest.skip("mentor eval --tasks-file needs EvalConfig.tasks_file in mentor_agents/evaluate.py")
     out = tmp_path / "taught.jsonl"
     assert _teach(served, out) == 0
     taught = read_task_file(out)

@@ -9,19 +9,19 @@ Categories (from ``bfcl-eval``'s ``data/``, read at run time, never copied here)
 ``multiple``, ``parallel``, ``parallel_multiple``, ``irrelevance`` and their ``live_`` counterparts.
 Multi-turn categories (stateful API classes) are not included.
 
-Splits. BFCL is an out-of-domain benchmark, so ``test_ood`` holds every task of every category.
-``train`` and ``test_id`` are small deterministic slices of the same tasks (per category, positions
-0, 20, 40, ... and 10, 30, 50, ...), disjoint from each other but *not* from ``test_ood``: they exist
-for smoke tests and quick looks, and training on them contaminates the BFCL score.
+Splits. BFCL is an out-of-domain benchmark; ``train`` and ``test_id`` are small held-out slices for
+smoke tests and quick looks, and ``test_ood`` is everything else, so the three are disjoint and
+training on ``train`` never contaminates the BFCL score. The slices are taken per category by BFCL's
+own entry number (the ``N`` of ``simple_python_N``, ``live_multiple_N-...``): ``N % 20 == 0`` goes to
+``train``, ``N % 20 == 10`` to ``test_id``, any other to ``test_ood``. Every category so keeps about
+90% of its entries in ``test_ood`` (``split_table()`` gives the counts for the README).
 
-With bfcl-eval 2026.3.23, ``test_ood`` has 3,471 tasks: simple 400, multiple 200, parallel 200,
-parallel_multiple 200, irrelevance 240, live_simple 256, live_multiple 1,051, live_parallel 16,
-live_parallel_multiple 24, live_irrelevance 884; ``train`` 176 and ``test_id`` 174. Four tasks
-(live_simple_106-63-0, live_simple_112-68-0, live_multiple_862-181-3, live_multiple_964-207-0) are
-left out: their possible answer contradicts their own function docs (a required parameter it does not
-list, or a parameter the docs do not declare), so no call passes, by BFCL's rules as by ours. Which
-tasks are left out is decided at load time by grading each reference, and listed in
-``BFCLDomain.skipped``.
+With bfcl-eval 2026.3.23, ``test_ood`` has 3,121 tasks (``train`` 176, ``test_id`` 174). Four tasks
+(live_simple_106-63-0, live_simple_112-68-0, live_multiple_862-181-3, live_multiple_964-207-0, all in
+``test_ood``) are left out: their possible answer contradicts their own function docs (a required
+parameter it does not list, or a parameter the docs do not declare), so no call passes, by BFCL's
+rules as by ours. Which tasks are left out is decided at load time by grading each reference, and
+listed in ``BFCLDomain.skipped``.
 
 Calls are validated against the converted JSON Schema like in every domain (an invalid call gets an
 error observation and counts as invalid), but the outcome follows BFCL's rules on every call the
@@ -50,7 +50,7 @@ from tooluse_envs.errors import ConfigError, TaskError
 from tooluse_envs.tasks import SPLITS, Task
 from tooluse_envs.tools import Tool
 
-SLICE_EVERY = 20  # train/test_id take one task in 20 of each category
+SLICE_EVERY = 20  # train/test_id take one task in 20 of each category; test_ood the other 18
 SLICE_OFFSETS = {"train": 0, "test_id": SLICE_EVERY // 2}
 ACKNOWLEDGEMENT = "Call recorded. (BFCL functions are not executed: the calls of your first reply are the answer.)"
 
@@ -87,6 +87,12 @@ def grade(task: Task, calls: list[Call]) -> Outcome:
     return check_calls(calls, task.expected["check"]["ground_truth"], _parameters(task))
 
 
+def split_of(number: int) -> str:
+    """The split of the entry with BFCL entry number ``number`` (its position in its category file)."""
+    slot = number % SLICE_EVERY
+    return next((split for split, offset in SLICE_OFFSETS.items() if offset == slot), "test_ood")
+
+
 def _solvable(task: Task) -> bool:
     calls = [Call(c.name, c.arguments) for c in task.reference.tool_calls]
     return grade(task, calls).correct
@@ -95,9 +101,7 @@ def _solvable(task: Task) -> bool:
 @cache
 def _category_tasks(category: str, split: str) -> tuple[tuple[Task, ...], tuple[str, ...]]:
     """The tasks of one category in one split, and the ids of the unsolvable ones left out."""
-    rows = read_category(category)
-    if split != "test_ood":
-        rows = [row for i, row in enumerate(rows) if i % SLICE_EVERY == SLICE_OFFSETS[split]]
+    rows = [row for number, row in enumerate(read_category(category)) if split_of(number) == split]
     kept: list[Task] = []
     skipped: list[str] = []
     for entry, ground_truth in rows:
@@ -177,6 +181,23 @@ class BFCLDomain(Domain):
 
     def open(self, task: Task) -> BFCLSession:
         return BFCLSession(task, self.task_tools(task))
+
+
+def split_table(categories: tuple[str, ...] = tuple(CATEGORIES)) -> str:
+    """A Markdown table of the tasks per category and split (the README's BFCL split table)."""
+    lines = ["| Category | " + " | ".join(SPLITS) + " | left out |", "|---|" + "---:|" * (len(SPLITS) + 1)]
+    totals = dict.fromkeys(SPLITS, 0)
+    for category in categories:
+        cells = []
+        left_out = 0
+        for split in SPLITS:
+            kept, skipped = _category_tasks(category, split)
+            totals[split] += len(kept)
+            left_out += len(skipped)
+            cells.append(str(len(kept)))
+        lines.append(f"| {category} | " + " | ".join(cells) + f" | {left_out} |")
+    lines.append("| all | " + " | ".join(str(totals[s]) for s in SPLITS) + " | |")
+    return "\n".join(lines) + "\n"
 
 
 DOMAIN_CLASS = BFCLDomain
