@@ -168,7 +168,6 @@ def test_mentor_train_grpo_plays_the_taught_tasks(served, tmp_path, monkeypatch)
 
 
 def test_mentor_eval_plays_the_taught_file(served, tmp_path):
-
     out = tmp_path / "taught.jsonl"
     assert _teach(served, out) == 0
     taught = read_task_file(out)
