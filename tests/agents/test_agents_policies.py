@@ -14,6 +14,7 @@ from mentor_agents.policies import Policy, SamplingParams, ScriptedPolicy  # noq
 from mentor_agents.policies.hf import HFPolicy, sample_next  # noqa: E402
 from mentor_agents.policies.openai import OpenAIPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
+from tooluse_envs.tasks import load_tasks  # noqa: E402
 
 
 def test_greedy_and_top_p_sampling():
@@ -52,17 +53,26 @@ def test_no_tool_baseline_gets_the_format_floor(tokenizer, train_tasks):
     assert all(t.reward_components == {"c": 0.0, "m": 0.0, "h": 1.0} for t in trajs)
 
 
+TASK_ID = "calculator/train/00000"
+
+
 class _FakeChat(BaseHTTPRequestHandler):
-    """Answers with a tool call first, then a boxed answer once a tool response is in the messages."""
+    """Replays the task's reference: one turn of its tool calls per request, then the boxed answer."""
 
     def do_POST(self):  # noqa: N802 (http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         assert body["tools"] and body["max_tokens"] == 64
-        if any(m["role"] == "tool" for m in body["messages"]):
-            message, reason = {"role": "assistant", "content": "\\boxed{152.75}"}, "stop"
+        reference = next(t for t in load_tasks("calculator", "train") if t.id == TASK_ID).reference
+        groups = reference.call_groups()
+        done = sum(m["role"] == "assistant" for m in body["messages"])
+        if done < len(groups):
+            calls = [
+                {"type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                for c in groups[done]
+            ]
+            message, reason = {"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"
         else:
-            call = {"type": "function", "function": {"name": "multiply", "arguments": '{"a": 5, "b": 30.55}'}}
-            message, reason = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+            message, reason = {"role": "assistant", "content": f"\\boxed{{{reference.answer}}}"}, "stop"
         data = json.dumps({"choices": [{"message": message, "finish_reason": reason}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -81,7 +91,7 @@ def test_openai_policy_plays_an_episode(tokenizer):
         policy = OpenAIPolicy("fake", base_url=f"http://127.0.0.1:{server.server_port}/v1", api_key="x")
         envs = make_envs("tooluse/Calculator-v0", 1, split="train", reward="mentor")
         sampling = SamplingParams(max_new_tokens=64)
-        (traj,) = rollout(envs, policy, tokenizer, sampling, ["calculator/train/00000"])
+        (traj,) = rollout(envs, policy, tokenizer, sampling, [TASK_ID])
     finally:
         server.shutdown()
     assert traj.episode["success"] and traj.reward == pytest.approx(1.1)

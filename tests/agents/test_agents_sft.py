@@ -61,7 +61,7 @@ def test_sft_on_oracle_teaches_valid_tool_calls(tokenizer, tiny_model, tmp_path)
     before = _greedy_metrics(tiny_model, tokenizer)
     assert before["has_valid_call"] == 0.0
     conversations = OracleTeacher().conversations()[:256]
-    cfg = SFTConfig(steps=100, batch_size=8, lr=5e-3, warmup_steps=5, checkpoint_every=1000)
+    cfg = SFTConfig(steps=150, batch_size=8, lr=5e-3, warmup_steps=5, checkpoint_every=1000)
     model = train_sft(cfg, tiny_model, tokenizer, conversations, tmp_path, progress=False)
     after = _greedy_metrics(model, tokenizer)
     assert after["has_valid_call"] >= 0.5
