@@ -30,7 +30,7 @@ bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (s
 		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
 	done
 
-leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2: ~25 min on 2 CPUs)
+leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2: ~32 min on 2 CPUs)
 	for agent in oracle no-tool random; do \
 		$(BIN)/mentor eval --agent $$agent --env paper --episodes 50 --reward mentor --out runs/$$agent.json --overwrite --quiet || exit 1; \
 	done
