@@ -18,13 +18,13 @@ pytest.importorskip("transformers")
 
 from bench_utils import record_rate  # noqa: E402
 
-from mentor_agents.grpo import GRPOConfig, update  # noqa: E402
-from mentor_agents.losses import group_advantages  # noqa: E402
 from mentor_agents.models import build_tiny_model, load_preset  # noqa: E402
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
 from mentor_agents.tokenizer import load_tiny_tokenizer  # noqa: E402
+from mentor_agents.train.grpo import GRPOConfig, update  # noqa: E402
+from mentor_agents.train.losses import group_advantages  # noqa: E402
 
 # (batch of prompts, new tokens per turn, tasks x samples per GRPO step) per preset: SmolLM2 is ~200x larger
 SIZES = {"tiny": (16, 32, (4, 4)), "smollm2-135m": (2, 16, (1, 2))}

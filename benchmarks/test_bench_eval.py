@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from mentor_agents.evaluate import EvalConfig, run_evaluation
+from mentor_agents.eval.run import EvalConfig, run_evaluation
 
 EPISODES = 100  # per env x split: 4 slots -> 400 episodes per round
 GROUP = "eval: oracle on paper (episodes/s)"

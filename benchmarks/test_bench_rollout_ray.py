@@ -22,7 +22,7 @@ from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, play_chunks, split_into_chunks  # noqa: E402
 from mentor_agents.tokenizer import load_tiny_tokenizer  # noqa: E402
-from mentor_agents.training import torch_threads  # noqa: E402
+from mentor_agents.train.common import torch_threads  # noqa: E402
 
 ENV_ID = "tooluse/Calculator-v0"
 ENV_KWARGS = dict(split="train", reward="mentor", max_turns=1)
@@ -60,7 +60,7 @@ def test_rollout_collection_in_process(benchmark, setup, threads):
 
 def test_rollout_collection_ray_2_workers(benchmark, setup):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'tooluse-mentor[ray]')")
-    from mentor_agents.distributed import ray_rollout_workers
+    from mentor_agents.distributed.rollout_actors import ray_rollout_workers
 
     model, tokenizer, _, chunks = setup
     benchmark.group = GROUP

@@ -1,4 +1,4 @@
-"""Multi-turn rollouts, token-in-token-out.
+"""The rollout engine: multi-turn episodes over a batch of envs, token-in-token-out, with loss masks and logprobs.
 
 Each conversation is a growing list of token ids: the prompt rendered once by the chat template, then
 every sampled turn appended *as sampled* (never decoded and re-tokenised), then only the newly rendered

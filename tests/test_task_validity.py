@@ -7,12 +7,12 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-from tooluse_envs.generate import GENERATED_DOMAINS
+from tooluse_envs import registry
 from tooluse_envs.oracle import play_reference
 from tooluse_envs.task_stats import axis_counts, leaked_computations, strategy_stats
 from tooluse_envs.tasks import SPLITS, load_tasks
 
-ENV_IDS = {"calculator": "Calculator", "sql": "SQL", "code": "Code", "rest": "REST", "search": "Search"}
+GENERATED_DOMAINS = registry.generated_domains()
 # share of tasks with a correct alternative that uses another tool set than the teacher's
 ALTERNATIVE_TARGETS = {"calculator": 0.30, "sql": 0.20, "rest": 0.20, "code": 0.20}
 OOD_AXES_MIN = 3
@@ -33,10 +33,10 @@ def test_teacher_strategy_varies_within_templates_and_alternatives_exist(domain)
         assert stats.templates_with_varied_teacher >= 1, (split, stats)
 
 
-@pytest.mark.parametrize("domain", sorted(ENV_IDS))
+@pytest.mark.parametrize("domain", sorted(GENERATED_DOMAINS))
 @pytest.mark.parametrize("split", SPLITS)
 def test_every_alternative_strategy_is_correct(domain, split):
-    env = gym.make(f"tooluse/{ENV_IDS[domain]}-v0", split=split, reward="outcome")
+    env = gym.make(registry.info(domain).env_id, split=split, reward="outcome")
     failures, replayed = [], 0
     for task in env.unwrapped.tasks:
         for alternative in task.reference.alternatives:
@@ -48,7 +48,7 @@ def test_every_alternative_strategy_is_correct(domain, split):
     assert not failures, f"{len(failures)} of {replayed} alternatives fail, first: {failures[:2]}"
 
 
-@pytest.mark.parametrize("domain", sorted(ENV_IDS))
+@pytest.mark.parametrize("domain", sorted(GENERATED_DOMAINS))
 def test_every_ood_task_names_its_axis_and_each_axis_is_large_enough(domain):
     counts = axis_counts(load_tasks(domain, "test_ood"))
     assert "-" not in counts, f"{counts['-']} test_ood tasks have no axis:<name> tag"

@@ -14,25 +14,21 @@ Without an import, ``gym.make("tooluse_envs:tooluse/SQL-v0")`` imports the packa
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
+from gymnasium.envs.registration import register
+from gymnasium.envs.registration import registry as gym_registry
+
+from tooluse_envs import registry
 
 __version__ = "0.1.0"
 
-ENV_IDS = {
-    "tooluse/Calculator-v0": "calculator",
-    "tooluse/Code-v0": "code",
-    "tooluse/BFCL-v0": "bfcl",
-    "tooluse/SQL-v0": "sql",
-    "tooluse/REST-v0": "rest",
-    "tooluse/Mixed-v0": "mixed",
-    "tooluse/Search-v0": "search",
-}
+# {env id: domain name}, derived from tooluse_envs.registry (the one list of domains) for code that reads it.
+ENV_IDS = registry.env_ids()
 
 
 def register_all() -> None:
     """Register every environment id (idempotent; also the Gymnasium 0.x plugin hook)."""
-    for env_id, domain in ENV_IDS.items():
-        if env_id not in registry:
+    for env_id, domain in registry.env_ids().items():
+        if env_id not in gym_registry:
             # No PassiveEnvChecker: when the first reset raises (an unknown task_id, say) it is left with no
             # reset data and the first step of every later episode crashes. The full ``check_env`` runs in
             # the test suite for every env id and split instead.

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from tooluse_envs import registry
 from tooluse_envs.answers import number_answer_correct, text_answer_correct, token_f1, values_match
 from tooluse_envs.episode import EpisodeRecord, Outcome
 from tooluse_envs.errors import ConfigError, TaskError
@@ -144,18 +145,16 @@ class Domain(ABC):
         """Release resources shared across episodes (pools, servers)."""
 
 
-DOMAINS = ("calculator", "sql", "code", "rest", "search", "bfcl", "mixed")
+DOMAINS = registry.domain_names()  # derived alias for older imports; the list lives in tooluse_envs.registry
 
 
 def make_domain(name: str, sandbox: str = "auto", **options: Any) -> Domain:
     """Import ``tooluse_envs.domains.<name>`` and build its domain with the given options.
 
-    ``sandbox`` (the backend for code execution) goes only to domains that run code, so one setting
-    can be passed to every env of a suite.
+    ``name`` must be in ``tooluse_envs.registry``. ``sandbox`` (the backend for code execution) goes only
+    to domains that run code, so one setting can be passed to every env of a suite.
     """
-    if name not in DOMAINS:
-        raise ConfigError(f"unknown domain {name!r}; choose one of {', '.join(DOMAINS)}")
-    cls = importlib.import_module(f"tooluse_envs.domains.{name}").DOMAIN_CLASS
+    cls = importlib.import_module(registry.info(name).module).DOMAIN_CLASS
     if "sandbox" in inspect.signature(cls).parameters:
         options["sandbox"] = sandbox
     try:

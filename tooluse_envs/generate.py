@@ -11,11 +11,12 @@ import json
 import sys
 from pathlib import Path
 
+from tooluse_envs import registry
 from tooluse_envs.domain import make_domain
 from tooluse_envs.task_stats import axis_counts, leaked_computations, strategy_stats
 from tooluse_envs.tasks import SPLITS, load_tasks, read_task_file, tasks_dir, write_tasks
 
-GENERATED_DOMAINS = ("calculator", "sql", "code", "search", "rest")
+GENERATED_DOMAINS = registry.generated_domains()  # derived alias for older imports; main() asks the registry
 
 
 def generate(domain_name: str, out_dir: Path) -> dict[str, int]:
@@ -53,7 +54,9 @@ def report(domain_name: str, root: Path | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("domains", nargs="*", default=list(GENERATED_DOMAINS))
+    parser.add_argument(
+        "domains", nargs="*", default=list(registry.generated_domains()), help="default: every generated domain"
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the package's tasks/)")
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     args = parser.parse_args(argv)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tooluse_envs.domains.mixed import MULTI_TURN_DOMAINS
+from tooluse_envs import registry
 from tooluse_envs.errors import ConfigError
-
-ENV_OF_DOMAIN = {"calculator": "Calculator", "code": "Code", "sql": "SQL", "rest": "REST"}
 
 
 @dataclass(frozen=True)
@@ -34,10 +32,6 @@ class Protocol:
     evaluate: tuple[Slot, ...]
 
 
-def _env(domain: str) -> str:
-    return f"tooluse/{ENV_OF_DOMAIN[domain]}-v0"
-
-
 PAPER = Protocol(
     "paper",
     "MENTOR: train on Calculator; evaluate on Calculator ID/OOD, BFCL and Search (both out of domain)",
@@ -53,14 +47,16 @@ PAPER = Protocol(
 
 def cross_domain_fold(held_out: str) -> Protocol:
     """Train on the other multi-turn domains, evaluate on ``held_out``."""
-    if held_out not in MULTI_TURN_DOMAINS:
-        raise ConfigError(f"cannot hold out {held_out!r}; choose one of {', '.join(MULTI_TURN_DOMAINS)}")
-    weights = {name: 1.0 for name in MULTI_TURN_DOMAINS if name != held_out}
+    mixable = registry.mixable_domains()
+    if held_out not in mixable:
+        raise ConfigError(f"cannot hold out {held_out!r}; choose one of {', '.join(mixable)}")
+    weights = {name: 1.0 for name in mixable if name != held_out}
+    env_id = registry.info(held_out).env_id
     return Protocol(
         f"cross-domain/{held_out}",
         f"leave {held_out} out: train on {', '.join(weights)}; evaluate on {held_out}",
         train=(Slot("tooluse/Mixed-v0", "train", {"weights": weights}),),
-        evaluate=(Slot(_env(held_out), "test_id"), Slot(_env(held_out), "test_ood")),
+        evaluate=(Slot(env_id, "test_id"), Slot(env_id, "test_ood")),
     )
 
 
@@ -69,7 +65,7 @@ def get_protocols(name: str) -> list[Protocol]:
     if name == "paper":
         return [PAPER]
     if name == "cross-domain":
-        return [cross_domain_fold(domain) for domain in MULTI_TURN_DOMAINS]
+        return [cross_domain_fold(domain) for domain in registry.mixable_domains()]
     if name.startswith("cross-domain/"):
         return [cross_domain_fold(name.split("/", 1)[1])]
     raise ConfigError(f"unknown protocol {name!r}; choose paper, cross-domain or cross-domain/<domain>")

@@ -16,7 +16,7 @@ import torch
 
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.tokenizer import encode, render
-from mentor_agents.training import autocast
+from mentor_agents.train.common import autocast
 
 
 def default_device_dtype() -> tuple[torch.device, torch.dtype]:

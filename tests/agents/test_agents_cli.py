@@ -8,8 +8,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from mentor_agents.cli import METHODS, apply_overrides, main  # noqa: E402
-from mentor_agents.grpo import GRPOConfig  # noqa: E402
+from mentor_agents.cli import main  # noqa: E402
+from mentor_agents.cli.train import METHODS, apply_overrides  # noqa: E402
+from mentor_agents.train.grpo import GRPOConfig  # noqa: E402
 from tooluse_envs.rewards import REWARDS  # noqa: E402
 
 TINY = ["--quiet", "--set", "prompts_per_step=1", "--set", "group_size=2", "--set", "max_new_tokens=8"]

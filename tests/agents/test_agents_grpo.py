@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mentor_agents.grpo import GRPOConfig, train_grpo, update  # noqa: E402
-from mentor_agents.losses import group_advantages, grpo_loss  # noqa: E402
 from mentor_agents.policies import SamplingParams, ScriptedPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
-from mentor_agents.training import pad_right, score_tokens  # noqa: E402
+from mentor_agents.train.common import pad_right, score_tokens  # noqa: E402
+from mentor_agents.train.grpo import GRPOConfig, train_grpo, update  # noqa: E402
+from mentor_agents.train.losses import group_advantages, grpo_loss  # noqa: E402
 
 SMALL = dict(
     prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=2, micro_batch=2, checkpoint_every=1, lr=1e-3
@@ -84,7 +84,7 @@ def test_train_grpo_writes_metrics_and_checkpoint(tokenizer, tiny_model, tmp_pat
 KILLED_RUN = """
 import os, signal, sys, torch
 torch.set_num_threads(2)
-import mentor_agents.grpo as grpo
+import mentor_agents.train.grpo as grpo
 from mentor_agents.models import build_tiny_model
 from mentor_agents.tokenizer import load_tiny_tokenizer
 real_save = grpo.save_checkpoint

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mentor_agents.losses import (  # noqa: E402
+from mentor_agents.train.losses import (  # noqa: E402
     clipped_policy_loss,
     entropy_from_logits,
     group_advantages,
@@ -90,7 +90,7 @@ def test_masked_tokens_get_no_gradient():
 
 
 def test_dual_clip_bounds_the_loss_of_negative_advantage_tokens():
-    from mentor_agents.losses import clipped_policy_loss
+    from mentor_agents.train.losses import clipped_policy_loss
 
     logp = torch.log(torch.tensor([[5.0, 5.0, 1.0]]))  # ratios 5, 5, 1 against old log-prob 0
     old = torch.zeros(1, 3)

@@ -10,7 +10,7 @@ from mentor_agents.policies import SamplingParams, ScriptedPolicy  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, play_chunks, rollout, split_into_chunks  # noqa: E402
 from mentor_agents.tokenizer import encode, render  # noqa: E402
-from mentor_agents.training import score_tokens  # noqa: E402
+from mentor_agents.train.common import score_tokens  # noqa: E402
 
 
 def test_incremental_ids_equal_full_render(tokenizer, train_tasks):

@@ -6,11 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mentor_agents.grpo import GRPOConfig  # noqa: E402
 from mentor_agents.models import build_tiny_model  # noqa: E402
 from mentor_agents.policies import Sampler, SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.policies.vllm_worker import WeightSyncExtension  # noqa: E402
+from mentor_agents.train.grpo import GRPOConfig  # noqa: E402
 
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=10, seed=0)
 PROMPT = [[5, 6, 7, 8, 9]]

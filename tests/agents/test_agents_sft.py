@@ -8,13 +8,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mentor_agents.metrics import read_metrics, rollout_metrics  # noqa: E402
 from mentor_agents.models import build_tiny_model  # noqa: E402
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
-from mentor_agents.sft import SFTConfig, batch_order, train_sft  # noqa: E402
 from mentor_agents.teachers import OracleTeacher, conversation_ids  # noqa: E402
+from mentor_agents.train.metrics import read_metrics, rollout_metrics  # noqa: E402
+from mentor_agents.train.sft import SFTConfig, batch_order, train_sft  # noqa: E402
 
 
 def _greedy_metrics(model, tokenizer) -> dict[str, float]:

@@ -14,12 +14,12 @@ import json  # noqa: E402
 
 import torch  # noqa: E402
 
-from mentor_agents.grpo import GRPOConfig, train_grpo  # noqa: E402
 from mentor_agents.models import load_preset  # noqa: E402
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
 from mentor_agents.tokenizer import render  # noqa: E402
+from mentor_agents.train.grpo import GRPOConfig, train_grpo  # noqa: E402
 
 
 @pytest.fixture(scope="module")

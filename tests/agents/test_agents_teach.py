@@ -150,7 +150,7 @@ def test_mentor_train_distills_from_the_taught_file(served, tmp_path, tiny_cache
 
 
 def test_mentor_train_grpo_plays_the_taught_tasks(served, tmp_path, monkeypatch):
-    import mentor_agents.grpo as grpo
+    import mentor_agents.train.grpo as grpo
 
     out = tmp_path / "taught.jsonl"
     assert _teach(served, out) == 0

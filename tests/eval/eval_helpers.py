@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mentor_agents.evaluate import EvalConfig, run_evaluation
+from mentor_agents.eval.run import EvalConfig, run_evaluation
 
 
 def evaluate(out: Path, agent: str = "oracle", **kwargs) -> dict:

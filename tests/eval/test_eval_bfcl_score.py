@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from eval_helpers import evaluate
 
-from mentor_agents.bfcl_score import IRRELEVANCE, LIVE_AST, NON_LIVE_AST, ast_at_k, bfcl_report, summaries
-from mentor_agents.eval_metrics import breakdown, pass_at_k, pass_hat_k
+from mentor_agents.eval.bfcl import IRRELEVANCE, LIVE_AST, NON_LIVE_AST, ast_at_k, bfcl_report, summaries
+from mentor_agents.eval.metrics import breakdown, pass_at_k, pass_hat_k
 
 
 def _rows(category: str, right: int, wrong: int) -> list[dict]:

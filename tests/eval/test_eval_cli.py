@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from mentor_agents.eval_cli import add_eval_commands, main
-from mentor_agents.evaluate import validate_results
+from mentor_agents.cli.eval import add_eval_commands, main
+from mentor_agents.eval.run import validate_results
 
 
 def test_commands_register_on_a_host_parser():

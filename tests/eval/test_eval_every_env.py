@@ -7,8 +7,8 @@ import json
 import pytest
 
 import tooluse_envs
-from mentor_agents.eval_cli import main
-from mentor_agents.evaluate import validate_results
+from mentor_agents.cli.eval import main
+from mentor_agents.eval.run import validate_results
 
 PROTOCOLS = ["paper", "cross-domain"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mentor_agents.eval_cli import main
-from mentor_agents.leaderboard import build_leaderboard
+from mentor_agents.cli.eval import main
+from mentor_agents.eval.leaderboard import build_leaderboard
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "eval"
 CHROMIUM_FLAGS = [

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from mentor_agents.eval_metrics import (
+from mentor_agents.eval.metrics import (
     entropy,
     js_similarity,
     k_values,

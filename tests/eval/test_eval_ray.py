@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eval_helpers import episode_rows, evaluate, metrics_without_time
 
-from mentor_agents.evaluate import episodes_path
+from mentor_agents.eval.run import episodes_path
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'tooluse-mentor[ray]')")
 
@@ -47,11 +47,14 @@ def test_ray_results_equal_local(tmp_path, local_random, local_out):
     assert rows_without_time(tmp_path / "random.json") == rows_without_time(local_out)
 
 
-def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random, local_out):
+def test_dead_actor_is_replaced_and_its_unit_rerun(tmp_path, local_random, local_out, monkeypatch):
+    from mentor_agents.distributed import faults
+
     marker = tmp_path / "crash-once"
     marker.touch()
+    monkeypatch.setattr(faults, "CRASH_MARKER", str(marker))
     out = tmp_path / "crashy.json"
-    on_ray = evaluate(out, "random", ray=True, workers=2, ray_crash_marker=str(marker), **SMALL)
+    on_ray = evaluate(out, "random", ray=True, workers=2, **SMALL)
     assert not marker.exists(), "no actor crashed, so the test proved nothing"
     keys = [
         (r["env_id"], r["split"], r["task_id"], r["sample"]) for r in episode_rows(tmp_path / "crashy.episodes.jsonl")

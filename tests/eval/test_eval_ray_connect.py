@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mentor_agents import distributed
+import mentor_agents
+from mentor_agents.distributed import cluster as distributed
 
 
 class RecordingRay:
@@ -34,7 +35,7 @@ def test_a_local_cluster_gets_this_checkout_on_its_workers_path(fake_ray):
     ray = fake_ray()
     distributed.ensure_ray(None)
     (call,) = ray.calls
-    root = str(Path(distributed.__file__).resolve().parent.parent)
+    root = str(Path(mentor_agents.__file__).resolve().parent.parent)
     assert "address" not in call and call["runtime_env"]["env_vars"]["PYTHONPATH"].split(":")[0] == root
 
 

@@ -45,7 +45,7 @@ def _task_ids(n: int) -> list[str]:
 def _local(model, tokenizer, chunks, sampling):
     from mentor_agents.policies.hf import HFPolicy
     from mentor_agents.rollout import make_envs, play_chunks
-    from mentor_agents.training import torch_threads
+    from mentor_agents.train.common import torch_threads
 
     envs = make_envs(ENV_ID, max(len(c.task_ids) for c in chunks), split="train", reward="mentor")
     policy = HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32)
@@ -59,7 +59,7 @@ def _tokens(trajs) -> list[tuple]:
 
 @pytest.mark.slow
 def test_scripted_rollouts_on_ray_match_local(tokenizer):
-    from mentor_agents.distributed import RayRolloutWorkers, scripted_policy
+    from mentor_agents.distributed.rollout_actors import RayRolloutWorkers, scripted_policy
     from mentor_agents.policies.base import SamplingParams
     from mentor_agents.rollout import make_envs, play_chunks, split_into_chunks
 
@@ -78,10 +78,10 @@ def test_scripted_rollouts_on_ray_match_local(tokenizer):
 
 
 @pytest.mark.slow
-def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp_path):
+def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp_path, monkeypatch):
     """A sampled (temperature 0.6) tiny model: the chunk a dying actor held is rerun on a fresh actor with
     the same tokens, and the fresh actor pulls the learner's newer weights on its own."""
-    from mentor_agents.distributed import ray_rollout_workers
+    from mentor_agents.distributed.rollout_actors import ray_rollout_workers
     from mentor_agents.models import build_tiny_model
     from mentor_agents.policies.base import SamplingParams
     from mentor_agents.rollout import split_into_chunks
@@ -89,9 +89,12 @@ def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp
     model = build_tiny_model(tokenizer, seed=0)
     sampling = SamplingParams(temperature=0.6, top_p=0.95, max_new_tokens=12)
     chunks = split_into_chunks([t for t in _task_ids(3) for _ in range(2)], 3, seed=7)
+    from mentor_agents.distributed import faults
+
     marker = tmp_path / "crash-once"
+    monkeypatch.setattr(faults, "CRASH_MARKER", str(marker))
     env_kwargs = dict(split="train", reward="mentor")
-    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, env_kwargs, threads=1, crash_marker=str(marker))
+    workers = ray_rollout_workers(model, tokenizer, ENV_ID, 2, env_kwargs, threads=1)
     try:
         workers.sync_weights(model)
         first = workers.collect(chunks, sampling)
@@ -116,8 +119,8 @@ def test_dead_rollout_actor_is_replaced_and_catches_up_on_weights(tokenizer, tmp
 )
 def test_grpo_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path):
     """Same config: metrics and final weights equal, whether 2 actors or this process collect."""
-    from mentor_agents.grpo import GRPOConfig, train_grpo
     from mentor_agents.models import build_tiny_model
+    from mentor_agents.train.grpo import GRPOConfig, train_grpo
 
     base = dict(
         steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_batch=2, rollout_threads=1
@@ -150,7 +153,7 @@ def test_shutdown_closes_the_actors_sandboxes(tokenizer):
     reason = unavailable_reason(DockerConfig())
     if reason and "docker" not in os.environ.get("TOOLUSE_SANDBOX_REQUIRE", ""):
         pytest.skip(reason=f"docker backend unavailable: {reason}")
-    from mentor_agents.distributed import RayRolloutWorkers, scripted_policy
+    from mentor_agents.distributed.rollout_actors import RayRolloutWorkers, scripted_policy
     from mentor_agents.policies.base import SamplingParams
     from mentor_agents.rollout import make_envs, split_into_chunks
 
@@ -174,7 +177,7 @@ def test_shutdown_closes_the_actors_sandboxes(tokenizer):
 
 def test_actors_that_cannot_all_be_placed_are_refused_not_waited_for(tokenizer):
     """2 actors x 2 threads on the 2-CPU test cluster: the second would never start."""
-    from mentor_agents.distributed import ray_rollout_workers
+    from mentor_agents.distributed.rollout_actors import ray_rollout_workers
     from mentor_agents.models import build_tiny_model
 
     model = build_tiny_model(tokenizer, seed=0)
@@ -185,7 +188,7 @@ def test_actors_that_cannot_all_be_placed_are_refused_not_waited_for(tokenizer):
 @pytest.mark.slow
 def test_a_failing_chunk_raises_and_leaves_the_pool_whole(tokenizer):
     """An error in the unit (not a dead actor) is the caller's to see; the actor that raised stays usable."""
-    from mentor_agents.distributed import RayRolloutWorkers, scripted_policy
+    from mentor_agents.distributed.rollout_actors import RayRolloutWorkers, scripted_policy
     from mentor_agents.policies.base import SamplingParams
     from mentor_agents.rollout import RolloutChunk
 

@@ -16,7 +16,7 @@ TOTAL = 500 * 4  # ~1 s of random-agent episodes after the kill point (40): enou
 
 
 def _cli(out, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mentor_agents.eval_cli", "eval", *ARGS, "--out", str(out), "--quiet", *extra]
+    return [sys.executable, "-m", "mentor_agents.cli.eval", "eval", *ARGS, "--out", str(out), "--quiet", *extra]
 
 
 def test_sigkill_then_rerun_loses_and_doubles_nothing(tmp_path):

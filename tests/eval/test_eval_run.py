@@ -10,7 +10,7 @@ import pytest
 from eval_helpers import episode_rows, evaluate, metrics_without_time
 
 from mentor_agents.agents import AgentSpec, identity, random_value
-from mentor_agents.evaluate import (
+from mentor_agents.eval.run import (
     SCHEMA_PATH,
     EvalConfig,
     ResumeMismatch,

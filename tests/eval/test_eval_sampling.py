@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from eval_helpers import evaluate
 
-from mentor_agents.eval_sampling import allocate, group_of, stratified_sample
+from mentor_agents.eval.sampling import allocate, group_of, stratified_sample
 from tooluse_envs.tasks import Reference, Task
 
 

@@ -9,30 +9,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from tooluse_envs import registry
 from tooluse_envs.domain import Domain, Session, make_domain
 from tooluse_envs.errors import ConfigError
 from tooluse_envs.tasks import Task
 from tooluse_envs.tools import Tool
 
-MULTI_TURN_DOMAINS = ("calculator", "code", "sql", "rest")
+MULTI_TURN_DOMAINS = registry.mixable_domains()  # derived alias for older imports; MixedDomain asks the registry
 
 
 class MixedDomain(Domain):
     """A weighted blend of other domains.
 
     Args:
-        weights: ``{domain: weight}``; default equal weights over Calculator, Code, SQL and REST.
+        weights: ``{domain: weight}``; default equal weights over the registry's mixable domains
+            (``tooluse_envs.registry.mixable_domains()``).
         sandbox: backend for the Code domain.
     """
 
     name = "mixed"
 
     def __init__(self, weights: dict[str, float] | None = None, sandbox: str = "auto") -> None:
-        weights = dict(weights) if weights is not None else dict.fromkeys(MULTI_TURN_DOMAINS, 1.0)
-        unknown = set(weights) - set(MULTI_TURN_DOMAINS)
+        mixable = registry.mixable_domains()
+        weights = dict(weights) if weights is not None else dict.fromkeys(mixable, 1.0)
+        unknown = set(weights) - set(mixable)
         if unknown or not weights or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
             raise ConfigError(
-                f"weights must map some of {', '.join(MULTI_TURN_DOMAINS)} to non-negative numbers with a positive "
+                f"weights must map some of {', '.join(mixable)} to non-negative numbers with a positive "
                 f"sum; got {weights}"
             )
         self.weights = {name: w for name, w in weights.items() if w > 0}

@@ -27,13 +27,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mentor_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from mentor_agents.losses import group_advantages, grpo_loss
-from mentor_agents.metrics import MetricsLog, plot_metrics, rollout_metrics
 from mentor_agents.policies.base import Policy, Sampler, SamplingParams
 from mentor_agents.policies.hf import HFPolicy
 from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
-from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
+from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
+from mentor_agents.train.losses import group_advantages, grpo_loss
+from mentor_agents.train.metrics import MetricsLog, plot_metrics, rollout_metrics
 
 
 @dataclass
@@ -316,7 +316,7 @@ def train_grpo(
     sampling = SamplingParams(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     collector = None
     if cfg.ray_workers:
-        from mentor_agents.distributed import ray_rollout_workers
+        from mentor_agents.distributed.rollout_actors import ray_rollout_workers
 
         threads = cfg.rollout_threads or torch.get_num_threads()
         collector = ray_rollout_workers(

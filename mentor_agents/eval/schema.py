@@ -18,10 +18,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.bfcl_score import ast_at_k, bfcl_report
-from mentor_agents.eval_metrics import breakdown, k_values, pass_at_k, pass_hat_k, slot_metrics, task_features
+from mentor_agents.eval.bfcl import ast_at_k, bfcl_report
+from mentor_agents.eval.metrics import breakdown, k_values, pass_at_k, pass_hat_k, slot_metrics, task_features
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "results.schema.json"
+SCHEMA_PATH = Path(__file__).parent / "results.schema.json"
 
 
 def category_population(strata: dict[str, list[int]]) -> dict[str, int]:

@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mentor_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from mentor_agents.losses import masked_mean
-from mentor_agents.metrics import MetricsLog, plot_metrics
 from mentor_agents.policies.hf import default_device_dtype
 from mentor_agents.teachers import Conversation, conversation_ids
-from mentor_agents.training import make_optimizer, make_scheduler, pad_right, score_tokens
+from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens
+from mentor_agents.train.losses import masked_mean
+from mentor_agents.train.metrics import MetricsLog, plot_metrics
 
 
 @dataclass

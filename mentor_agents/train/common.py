@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from mentor_agents.losses import entropy_from_logits, token_logprobs
+from mentor_agents.train.losses import entropy_from_logits, token_logprobs
 
 
 def pad_right(rows: Sequence[Sequence[float]], value: float, dtype: torch.dtype, device: Any) -> torch.Tensor:

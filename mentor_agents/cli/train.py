@@ -1,15 +1,4 @@
-"""``mentor``: train a student with SFT, GRPO (MENTOR or another reward) or SFT then GRPO.
-
-mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
-mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
-mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
-mentor train --method mentor --ray-workers 2 --set rollout_batch=8 --set rollout_threads=1 --out runs/ray
-mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
-mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-v0 --samples 4 --out taught.jsonl
-mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references
-mentor leaderboard runs/*.json --out leaderboard/
-mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
-"""
+"""``mentor train``: its flags, and running SFT, GRPO or SFT then GRPO into a run directory."""
 
 from __future__ import annotations
 
@@ -17,16 +6,12 @@ import argparse
 import dataclasses
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.eval_cli import add_eval_commands
-from mentor_agents.serve import add_serve_command
-from mentor_agents.teach import add_teach_command
+from mentor_agents.train.methods import methods
 
-RL_METHODS = ("sparse", "mentor", "strict", "toolrl", "mentor_partial", "mentor_f1", "mentor_no_match")
-METHODS = ("sft", *RL_METHODS, *(f"sft+{m}" for m in RL_METHODS))
+METHODS = methods()
 
 
 def apply_overrides(config: Any, overrides: list[str]) -> Any:
@@ -50,8 +35,8 @@ def apply_overrides(config: Any, overrides: list[str]) -> Any:
 
 
 def _check_overrides(overrides: list[str]) -> None:
-    from mentor_agents.grpo import GRPOConfig
-    from mentor_agents.sft import SFTConfig
+    from mentor_agents.train.grpo import GRPOConfig
+    from mentor_agents.train.sft import SFTConfig
 
     known = {f.name for c in (GRPOConfig, SFTConfig) for f in dataclasses.fields(c)}
     for item in overrides:
@@ -64,10 +49,10 @@ def train(args: argparse.Namespace) -> Path:
     """Run the requested method; returns the directory of the final model."""
     import torch
 
-    from mentor_agents.grpo import GRPOConfig, train_grpo
     from mentor_agents.models import load_preset
-    from mentor_agents.sft import SFTConfig, train_sft
     from mentor_agents.teachers import OracleTeacher
+    from mentor_agents.train.grpo import GRPOConfig, train_grpo
+    from mentor_agents.train.sft import SFTConfig, train_sft
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -89,7 +74,7 @@ def train(args: argparse.Namespace) -> Path:
             base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
             grpo_cfg = apply_overrides(base, [*ray_flags, *args.set])  # --set wins over the flags
             if grpo_cfg.ray_workers:
-                from mentor_agents.distributed import check_capacity, ensure_ray
+                from mentor_agents.distributed.cluster import check_capacity, ensure_ray
 
                 threads = grpo_cfg.rollout_threads or torch.get_num_threads()
                 ray = ensure_ray(grpo_cfg.ray_address)
@@ -112,9 +97,7 @@ def train(args: argparse.Namespace) -> Path:
     return final
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mentor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_train_command(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a student")
     t.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path>")
     t.add_argument("--method", default="mentor", choices=METHODS)
@@ -132,18 +115,3 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=train)
-    add_eval_commands(sub)
-    add_serve_command(sub)
-    add_teach_command(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    print(result)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,7 +7,7 @@ mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --threads 
 mentor leaderboard runs/*.json --out leaderboard/
 
 ``add_eval_commands(subparsers)`` registers both on the ``mentor`` parser; this module also runs on
-its own: ``python -m mentor_agents.eval_cli eval ...``.
+its own: ``python -m mentor_agents.cli.eval eval ...``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from mentor_agents.agents import AGENT_HELP, AgentOptions
 
 
 def run_eval(args: argparse.Namespace) -> str:
-    from mentor_agents.distributed import RayNotInstalled
-    from mentor_agents.evaluate import EvalConfig, ResumeMismatch, run_evaluation
+    from mentor_agents.distributed.cluster import RayNotInstalled
+    from mentor_agents.eval.run import EvalConfig, ResumeMismatch, run_evaluation
 
     options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
     try:
@@ -49,7 +49,7 @@ def run_eval(args: argparse.Namespace) -> str:
         raise SystemExit(f"mentor eval: {exc}") from exc
     if args.quiet:
         return args.out
-    from mentor_agents.eval_results import summary_lines
+    from mentor_agents.eval.schema import summary_lines
 
     for line in summary_lines(results, args.samples):
         print(line, file=sys.stderr)
@@ -57,7 +57,7 @@ def run_eval(args: argparse.Namespace) -> str:
 
 
 def run_leaderboard(args: argparse.Namespace) -> str:
-    from mentor_agents.leaderboard import build_leaderboard
+    from mentor_agents.eval.leaderboard import build_leaderboard
 
     paths = build_leaderboard(args.runs, args.out, title=args.title)
     return json.dumps({k: str(v) for k, v in paths.items()})

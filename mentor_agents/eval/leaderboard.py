@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mentor_agents.evaluate import validate_results
+from mentor_agents.eval.run import validate_results
 
 
 @dataclass
@@ -152,7 +152,7 @@ def axis_columns(rows: list[Row]) -> list[str]:
 
 def bfcl_columns(rows: list[Row]) -> list[tuple[str, str]]:
     """(key, title): BFCL's summaries first, then every category seen, in BFCL's order."""
-    from mentor_agents.bfcl_score import IRRELEVANCE, LIVE_AST, NON_LIVE_AST
+    from mentor_agents.eval.bfcl import IRRELEVANCE, LIVE_AST, NON_LIVE_AST
 
     seen = {key for row in rows for key in row.bfcl}
     if not seen:

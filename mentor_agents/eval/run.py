@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe, identity
-from mentor_agents.eval_log import EpisodeLog, ResumeMismatch, episodes_path  # noqa: F401 (public here)
-from mentor_agents.eval_results import (  # noqa: F401 (SCHEMA_PATH and validate_results: public here too)
+from mentor_agents.eval.log import EpisodeLog, ResumeMismatch, episodes_path  # noqa: F401 (public here)
+from mentor_agents.eval.sampling import METHOD, stratified_sample
+from mentor_agents.eval.schema import (  # noqa: F401 (SCHEMA_PATH and validate_results: public here too)
     SCHEMA_PATH,
     _version,
     dependency_versions,
@@ -39,12 +40,11 @@ from mentor_agents.eval_results import (  # noqa: F401 (SCHEMA_PATH and validate
     validate_results,
     write_results,
 )
-from mentor_agents.eval_sampling import METHOD, stratified_sample
+from mentor_agents.eval.slots import DEFAULT_SPLITS, make_env, resolve_slots  # noqa: F401 (public here)
 from mentor_agents.seeding import derive_seed
-from tooluse_envs.protocols import Slot, get_protocols
+from tooluse_envs.protocols import Slot
 
 SCHEMA_VERSION = "2"  # 2: headline, sample strata, breakdowns, BFCL report, sampling in the config
-DEFAULT_SPLITS = ("test_id", "test_ood")
 SPLIT_LABELS = {"test_id": "ID", "test_ood": "OOD", "train": "train"}
 
 
@@ -83,8 +83,6 @@ class EvalConfig:
     threads: int = 0
     """Torch CPU threads of model agents, here or in each Ray actor (which reserves as many CPUs);
     0: this process's count. Local and Ray results are identical at equal counts."""
-    ray_crash_marker: str | None = None
-    """Testing hook: the first Ray actor that finds this file deletes it and dies (see distributed)."""
     progress: bool = True
     """tqdm progress bar."""
     tasks_file: str | None = None
@@ -149,53 +147,6 @@ class Unit:
     slot_index: int
     slot: Slot
     requests: tuple[EpisodeRequest, ...]
-
-
-def resolve_slots(envs: list[str], splits: list[str] | None, tasks_file: str | None = None) -> list[Slot]:
-    """Protocol names expand to their evaluate slots (filtered by ``splits``); env ids get ``splits``
-    (those the domain has tasks for, or every one given when a ``tasks_file`` supplies the tasks)."""
-    import tooluse_envs
-
-    slots: list[Slot] = []
-    for name in envs:
-        if name in tooluse_envs.ENV_IDS:
-            wanted = splits or DEFAULT_SPLITS
-            slots += [Slot(name, split) for split in wanted if tasks_file is not None or _has_tasks(name, split)]
-        elif name.startswith(("tooluse/", "tooluse_envs:")):
-            raise ValueError(f"unknown env id {name!r}; choose from {', '.join(tooluse_envs.ENV_IDS)}")
-        else:
-            slots += [s for p in get_protocols(name) for s in p.evaluate if splits is None or s.split in splits]
-    unique = list({json.dumps(asdict(s), sort_keys=True): s for s in slots}.values())
-    if not unique:
-        raise ValueError(f"no env x split to evaluate for envs={envs} splits={splits}")
-    return unique
-
-
-def _has_tasks(env_id: str, split: str) -> bool:
-    """Whether the env's domain has tasks in ``split`` (asked of the domain: BFCL and Mixed own no files)."""
-    import tooluse_envs
-    from tooluse_envs.domain import make_domain
-    from tooluse_envs.errors import TaskError
-
-    domain = make_domain(tooluse_envs.ENV_IDS[env_id])
-    try:
-        return bool(domain.load(split))
-    except (TaskError, OSError):
-        return False
-    finally:
-        domain.close()
-
-
-def make_env(slot: Slot, config: EvalConfig) -> Any:
-    import gymnasium as gym
-
-    import tooluse_envs
-
-    gym.register_envs(tooluse_envs)
-    kwargs = dict(slot.kwargs)
-    if config.tasks_file is not None:
-        kwargs["tasks_file"] = config.tasks_file
-    return gym.make(slot.env_id, split=slot.split, reward=config.reward, max_turns=config.max_turns, **kwargs)
 
 
 @dataclass
@@ -318,15 +269,14 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
 
 
 def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator[dict]:
-    threads = config.torch_threads(spec)  # the same count here and on Ray (see distributed)
+    threads = config.torch_threads(spec)  # the same count here and on Ray (see mentor_agents.distributed)
     if config.ray or config.ray_address:
-        from mentor_agents.distributed import RayEvalConfig, play_on_ray
+        from mentor_agents.distributed.eval_actors import RayEvalConfig, play_on_ray
 
         ray_cfg = RayEvalConfig(
             config.ray_address,
             config.workers,
             cpus_per_worker=threads or 1,
-            crash_marker=config.ray_crash_marker,
             torch_threads=threads or None,
         )
         return play_on_ray(units, config, ray_cfg)
@@ -336,7 +286,7 @@ def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator
 def _play_local_with_threads(units: list[Unit], config: EvalConfig, spec: AgentSpec, threads: int) -> Iterator[dict]:
     threads_set: contextlib.AbstractContextManager = contextlib.nullcontext()
     if threads:  # model agents only: scripted ones never import torch
-        from mentor_agents.training import torch_threads
+        from mentor_agents.train.common import torch_threads
 
         threads_set = torch_threads(threads)
     with threads_set:
@@ -346,7 +296,7 @@ def _play_local_with_threads(units: list[Unit], config: EvalConfig, spec: AgentS
 def build_results(
     config: EvalConfig, spec: AgentSpec, slots: list[Slot], task_set: TaskSet, log: EpisodeLog, wall: float
 ) -> dict[str, Any]:
-    """The results document (see ``schemas/results.schema.json``)."""
+    """The results document (see ``results.schema.json``)."""
     results = []
     for index, slot in enumerate(slots):
         wanted = {t.id for t in task_set.tasks[index]}

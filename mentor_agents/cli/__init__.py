@@ -1,0 +1,43 @@
+"""``mentor``: train a student with SFT, GRPO (MENTOR or another reward) or SFT then GRPO.
+
+mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
+mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
+mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
+mentor train --method mentor --ray-workers 2 --set rollout_batch=8 --set rollout_threads=1 --out runs/ray
+mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
+mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-v0 --samples 4 --out taught.jsonl
+mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references
+mentor leaderboard runs/*.json --out leaderboard/
+mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mentor_agents.cli.eval import add_eval_commands
+from mentor_agents.cli.serve import add_serve_command
+from mentor_agents.cli.teach import add_teach_command
+from mentor_agents.cli.train import add_train_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mentor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_command(sub)
+    add_eval_commands(sub)
+    add_serve_command(sub)
+    add_teach_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
