@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench leaderboard lint tasks clean
+.PHONY: demo test bench leaderboard lint typecheck tasks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)  ## the suite with scripted agents, then a short tiny-student MENTOR run and its ID/OOD evaluation
 	$(BIN)/python -m tooluse_envs.demo --episodes 50
-	$(BIN)/mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 20 --out runs/demo --overwrite
+	$(BIN)/mentor train --preset tiny --method sft+mentor --sft.steps 300 --grpo.steps 20 --out runs/demo --overwrite
 	$(BIN)/mentor eval --agent hf:runs/demo --env tooluse/Calculator-v0 --split test_id test_ood --episodes 50 \
 		--reward mentor --out runs/demo-eval.json --overwrite
 
@@ -38,11 +38,14 @@ leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper
 		--reward mentor --out runs/smollm2-135m.json
 	$(BIN)/mentor leaderboard runs/oracle.json runs/no-tool.json runs/random.json runs/smollm2-135m.json --out leaderboard/
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff over the whole tree
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)  ## mypy over sandbox, tooluse_envs and mentor_agents (settings: [tool.mypy] in pyproject.toml)
+	$(BIN)/mypy
 
 tasks: $(STAMP)  ## regenerate the committed task files
 	$(BIN)/python -m tooluse_envs.generate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks
+	rm -rf $(VENV) .pytest_cache .benchmarks .mypy_cache

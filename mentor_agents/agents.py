@@ -97,7 +97,9 @@ class EpisodeRequest:
         return (self.env_id, self.split, self.task_id, self.sample)
 
 
-def episode_row(request: EpisodeRequest, episode: dict, reward: float, components: dict, tokens: int, wall: float):
+def episode_row(
+    request: EpisodeRequest, episode: dict, reward: float, components: dict, tokens: int, wall: float
+) -> dict[str, Any]:
     """The JSONL row of a finished episode (tool-call arguments left out: names and validity suffice)."""
     calls = [{k: c[k] for k in ("name", "known", "valid", "turn")} for c in episode["tool_calls"]]
     return {
@@ -198,8 +200,8 @@ def random_value(schema: dict[str, Any], rng: np.random.Generator, depth: int = 
         lo, hi = int(schema.get("minimum", -10)), int(schema.get("maximum", 100))
         return int(rng.integers(lo, max(lo, hi) + 1))
     if kind == "number":
-        lo, hi = float(schema.get("minimum", -10)), float(schema.get("maximum", 100))
-        return round(float(rng.uniform(lo, max(lo, hi))), 2)
+        low, high = float(schema.get("minimum", -10)), float(schema.get("maximum", 100))
+        return round(float(rng.uniform(low, max(low, high))), 2)
     if kind == "boolean":
         return bool(rng.random() < 0.5)
     if kind == "null":
@@ -309,7 +311,7 @@ def describe(spec: AgentSpec) -> dict[str, Any]:
     """What the results file records about the agent (JSON-ready)."""
     out: dict[str, Any] = {"spec": spec.label, "kind": spec.kind, **identity(spec)}
     if spec.kind == "hf":
-        run_json = Path(spec.target) / "run.json"
-        if run_json.is_file():
-            out["run"] = json.loads(run_json.read_text())
+        run_config = Path(spec.target) / "config.json"  # a `mentor train` run directory's config
+        if (Path(spec.target) / "final_model").is_dir() and run_config.is_file():
+            out["run"] = json.loads(run_config.read_text())
     return out

@@ -121,3 +121,17 @@ def test_every_mentor_agents_module_opens_with_what_it_owns(name):
     doc = ast.get_docstring(ast.parse(MODULES[name].read_text()))
     first_line = (doc or "").split("\n")[0]
     assert len(first_line.split()) >= 4, f"{MODULES[name]} needs a first docstring line saying what it owns"
+
+
+def test_the_mentor_command_line_builds_without_torch():
+    """``mentor eval --agent oracle`` and ``mentor --help`` must work with the base install: building
+    the whole parser (train's --sft.* / --grpo.* flags included) imports no torch or transformers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mentor_agents.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'ray') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

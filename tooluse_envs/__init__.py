@@ -14,10 +14,15 @@ Without an import, ``gym.make("tooluse_envs:tooluse/SQL-v0")`` imports the packa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from gymnasium.envs.registration import register
 from gymnasium.envs.registration import registry as gym_registry
 
 from tooluse_envs import registry
+
+if TYPE_CHECKING:  # type checkers see its signature; at run time ``__getattr__`` imports it on first use
+    from tooluse_envs.custom import make_env as make_env
 
 __version__ = "0.1.0"
 
@@ -43,7 +48,7 @@ def register_all() -> None:
 register_all()
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """Lazy access to the bring-your-own-tools entry point, keeping ``import tooluse_envs`` cheap."""
     if name == "make_env":
         from tooluse_envs.custom import make_env

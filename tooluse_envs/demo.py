@@ -16,6 +16,7 @@ import gymnasium as gym
 from tqdm import tqdm
 
 import tooluse_envs
+from tooluse_envs.env import ToolUseEnv
 from tooluse_envs.oracle import no_tool_action, reference_actions
 from tooluse_envs.tasks import SPLITS, Task
 
@@ -31,7 +32,7 @@ def play(env: gym.Env, actions: list[str], task_id: str) -> tuple[bool, float]:
     for action in actions:
         _, reward, terminated, truncated, info = env.step(action)
         if terminated or truncated:
-            return bool(info["episode"]["success"]), reward
+            return bool(info["episode"]["success"]), float(reward)
     raise RuntimeError(f"scripted actions did not end the episode of {task_id}")
 
 
@@ -43,7 +44,9 @@ def run(episodes: int, reward: str = "mentor") -> list[dict]:
     with tqdm(total=len(jobs) * len(AGENTS) * episodes, desc="episodes", unit="ep", file=sys.stderr) as bar:
         for env_id, split in jobs:
             env = gym.make(env_id, split=split, reward=reward)
-            every = env.unwrapped.tasks
+            unwrapped = env.unwrapped
+            assert isinstance(unwrapped, ToolUseEnv)
+            every = unwrapped.tasks
             tasks = every[:: max(1, len(every) // episodes)][:episodes]  # spread over the split (Mixed: all parts)
             for agent, policy in AGENTS.items():
                 start, results = time.perf_counter(), []

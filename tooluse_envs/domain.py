@@ -68,7 +68,8 @@ def draw_distinct(
     Generators use it so that a split holds no repeated question and a test split none of train's;
     a template that cannot produce enough distinct items fails loudly instead of looping forever.
     """
-    seen, out, misses = set(taken or ()), [], 0
+    seen, misses = set(taken or ()), 0
+    out: list[tuple[str, T]] = []
     while len(out) < count:
         template = templates[len(out) % len(templates)]
         item = draw(template)

@@ -277,7 +277,8 @@ def get_reward(reward: str | RewardFn) -> RewardFn:
 def make_reward(name: str, **options: Any) -> RewardFn:
     """A built-in reward with ``RewardOptions`` other than the authors', e.g.
     ``make_reward("mentor", teacher_without_tools="match")`` for ``gym.make(..., reward=...)``."""
-    base = get_reward(name)
+    # Every built-in reward but ``outcome`` takes ``options=``, which the two-argument ``RewardFn`` type hides.
+    base: Callable[..., RewardResult] = get_reward(name)
     if base is outcome:
         raise ConfigError("the outcome reward takes no options")
     try:

@@ -1,9 +1,9 @@
 """``mentor``: train a student with SFT, GRPO (MENTOR or another reward) or SFT then GRPO.
 
-mentor train --preset tiny --method mentor --steps 50 --out runs/tiny-mentor
-mentor train --preset tiny --method sft+mentor --sft-steps 300 --steps 50 --out runs/x --resume
-mentor train ... --set group_size=2 --set max_new_tokens=48     # any GRPOConfig/SFTConfig field
-mentor train --method mentor --ray-workers 2 --set rollout_batch=8 --set rollout_threads=1 --out runs/ray
+mentor train --preset tiny --method mentor --grpo.steps 50 --out runs/tiny-mentor
+mentor train --preset tiny --method sft+mentor --sft.steps 300 --grpo.steps 50 --out runs/x --resume
+mentor train ... --grpo.group_size 2 --sft.lr 1e-3   # every SFTConfig/GRPOConfig field (mentor train --help)
+mentor train --method mentor --grpo.ray_workers 2 --grpo.rollout_batch 8 --grpo.rollout_threads 1 --out runs/ray
 mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_ood --out runs/x-eval.json
 mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-v0 --samples 4 --out taught.jsonl
 mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references

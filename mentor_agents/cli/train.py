@@ -1,48 +1,105 @@
-"""``mentor train``: its flags, and running SFT, GRPO or SFT then GRPO into a run directory."""
+"""``mentor train``: its flags, and running SFT, GRPO or SFT then GRPO into a run directory.
+
+Run-level flags (``--preset``, ``--method``, ``--env``, ``--seed``, ``--tasks-file``) are given once;
+every field of ``SFTConfig`` is a ``--sft.<field>`` flag and every field of ``GRPOConfig`` a
+``--grpo.<field>`` flag (``mentor_agents.train.config``). The resolved config goes to ``<out>/config.json``
+before training, and ``--resume`` refuses a config that differs from it. ``--out``, ``--resume``,
+``--overwrite``, ``--quiet`` and ``--threads`` only say how to run and are not part of the config.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+from mentor_agents.train.config import CONFIG_FILE, NO_FLAG, TrainConfig, phase_classes
+from mentor_agents.train.flags import add_dataclass_flags, flags_given
 from mentor_agents.train.methods import methods
 
 METHODS = methods()
 
+REMOVED = {
+    "--steps": "--grpo.steps (or --sft.steps with --method sft)",
+    "--sft-steps": "--sft.steps",
+    "--set": "one typed flag per field: --sft.KEY VALUE or --grpo.KEY VALUE (see mentor train --help)",
+    "--ray-workers": "--grpo.ray_workers",
+    "--ray-address": "--grpo.ray_address",
+}
+"""Flags ``mentor train`` no longer has, and what replaced them."""
 
-def apply_overrides(config: Any, overrides: list[str]) -> Any:
-    """``key=value`` strings onto a dataclass, cast to each field's type; unknown keys are skipped
-    here because one list serves both configs, but a key no config knows is an error (see ``main``)."""
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    changes = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key in fields:
-            current = getattr(config, key)
-            if "None" in str(fields[key].type) and value.lower() == "none":
-                changes[key] = None
-            elif current is None:  # the optional fields (e.g. ray_address) hold strings
-                changes[key] = value
-            elif isinstance(current, bool):
-                changes[key] = value.lower() in ("1", "true", "yes")
-            else:
-                changes[key] = type(current)(value)
-    return dataclasses.replace(config, **changes)
+PHASE_TITLES = {
+    "sft": "SFT phase (--method sft and sft+<reward>; SFTConfig)",
+    "grpo": "GRPO phase (--method <reward> and sft+<reward>; GRPOConfig; env_id, tasks_file and reward "
+    "come from --env, --tasks-file and --method)",
+}
+
+DESCRIPTION = """\
+Train a student: --method sft, <reward> (GRPO with that reward) or sft+<reward> (SFT, then GRPO).
+
+Every SFTConfig field is a --sft.<field> flag and every GRPOConfig field a --grpo.<field> flag; --env,
+--tasks-file and --seed are given once for the run. The resolved config is written to <out>/config.json
+before training, and --resume refuses to continue a run whose config differs (except for
+checkpoint_every, ray_workers, ray_address, and a larger steps for the last phase).
+
+  mentor train --method sft --sft.steps 300 --out runs/sft
+  mentor train --method sft+mentor --sft.steps 300 --grpo.steps 50 --grpo.lr 5e-5 --out runs/x
+  mentor train --method mentor --grpo.ray_workers 2 --grpo.rollout_threads 1 --out runs/ray
+"""
 
 
-def _check_overrides(overrides: list[str]) -> None:
-    from mentor_agents.train.grpo import GRPOConfig
-    from mentor_agents.train.sft import SFTConfig
+class _Removed(argparse.Action):
+    """A removed flag: exit naming its replacement instead of argparse's bare 'unrecognized arguments'."""
 
-    known = {f.name for c in (GRPOConfig, SFTConfig) for f in dataclasses.fields(c)}
-    for item in overrides:
-        key, sep, _ = item.partition("=")
-        if not sep or key not in known:
-            raise SystemExit(f"--set {item!r}: expected key=value with key one of {sorted(known)}")
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        replacement = REMOVED[str(option_string)]
+        if option_string == "--set" and isinstance(values, str) and "=" in values:
+            key, _, value = values.partition("=")
+            replacement = f"--sft.{key} {value} or --grpo.{key} {value} (one typed flag per field)"
+        raise SystemExit(f"mentor train: {option_string} is now {replacement}")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """The ``--sft.<field>`` and ``--grpo.<field>`` flags, from the phase config dataclasses."""
+    for prefix, cls in phase_classes().items():
+        add_dataclass_flags(parser, cls, prefix, exclude=NO_FLAG[prefix], title=PHASE_TITLES[prefix])
+
+
+def resolve(args: argparse.Namespace) -> TrainConfig:
+    """The run's config from parsed ``mentor train`` flags; a bad combination exits with a message."""
+    given = {prefix: flags_given(args, cls, prefix) for prefix, cls in phase_classes().items()}
+    try:
+        return TrainConfig.resolve(args.preset, args.method, args.env, args.seed, args.tasks_file, **given)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"mentor train: {exc}") from exc
+
+
+def _prepare_out(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber or silently continue a run: ``--resume`` needs the same config (``config.json``)."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not resume:
+        if not overwrite:
+            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(out)
+        return
+    if not (out / CONFIG_FILE).is_file():
+        raise SystemExit(
+            f"mentor train: cannot --resume {out}: it has no {CONFIG_FILE} (a run from before configs were "
+            "saved, or not a run directory), so its config cannot be checked; use --overwrite or another --out"
+        )
+    try:
+        saved = TrainConfig.load(out)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"mentor train: cannot --resume {out}: its {CONFIG_FILE} is unreadable ({exc})") from exc
+    changes = saved.changes(cfg)
+    if changes:
+        listed = "\n  ".join(changes)
+        raise SystemExit(
+            f"mentor train: --resume {out} with a different config (saved in {out / CONFIG_FILE}):\n  {listed}\n"
+            "pass the same flags as the run had, or start another run with a new --out or --overwrite"
+        )
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -51,67 +108,61 @@ def train(args: argparse.Namespace) -> Path:
 
     from mentor_agents.models import load_preset
     from mentor_agents.teachers import OracleTeacher
-    from mentor_agents.train.grpo import GRPOConfig, train_grpo
-    from mentor_agents.train.sft import SFTConfig, train_sft
+    from mentor_agents.train.grpo import train_grpo
+    from mentor_agents.train.sft import train_sft
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    _check_overrides(args.set)
+    cfg = resolve(args)
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        if not args.overwrite:
-            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(out)
-    sft_part, _, rl_part = args.method.partition("+") if "+" in args.method else ("", "", args.method)
-    if args.method == "sft":
-        sft_part, rl_part = "sft", ""
-    grpo_cfg = None
-    if rl_part:  # built (and its Ray cluster checked) before any training, so a bad config fails fast
-        ray_flags = [f"ray_workers={args.ray_workers}", f"ray_address={args.ray_address}"]
-        if args.tasks_file:
-            ray_flags.append(f"tasks_file={args.tasks_file}")
-        try:
-            base = GRPOConfig(env_id=args.env, reward=rl_part, steps=args.steps, seed=args.seed)
-            grpo_cfg = apply_overrides(base, [*ray_flags, *args.set])  # --set wins over the flags
-            if grpo_cfg.ray_workers:
-                from mentor_agents.distributed.cluster import check_capacity, ensure_ray
+    _prepare_out(out, cfg, args.resume, args.overwrite)
+    if cfg.grpo is not None and cfg.grpo.ray_workers:  # checked before any training, so a bad cluster fails fast
+        from mentor_agents.distributed.cluster import check_capacity, ensure_ray
 
-                threads = grpo_cfg.rollout_threads or torch.get_num_threads()
-                ray = ensure_ray(grpo_cfg.ray_address)
-                check_capacity(ray, grpo_cfg.rollout_workers, threads, fixed_cluster=grpo_cfg.ray_address is None)
+        try:
+            threads = cfg.grpo.rollout_threads or torch.get_num_threads()
+            ray = ensure_ray(cfg.grpo.ray_address)
+            check_capacity(ray, cfg.grpo.rollout_workers, threads, fixed_cluster=cfg.grpo.ray_address is None)
         except ValueError as exc:
             raise SystemExit(f"mentor train: {exc}") from exc
-    model, tokenizer = load_preset(args.preset, seed=args.seed)
-    if sft_part:
-        sft_cfg = apply_overrides(SFTConfig(steps=args.sft_steps if rl_part else args.steps, seed=args.seed), args.set)
-        conversations = OracleTeacher(args.env, split="train", tasks_file=args.tasks_file).conversations()
-        sft_out = out / "sft" if rl_part else out
-        model = train_sft(sft_cfg, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
-    if grpo_cfg is not None:
-        grpo_out = out / "grpo" if sft_part else out
-        model = train_grpo(grpo_cfg, model, tokenizer, grpo_out, args.resume, not args.quiet)
+    cfg.save(out)  # before training: a crashed run still says what it was
+    model, tokenizer = load_preset(cfg.preset, seed=cfg.seed)
+    if cfg.sft is not None:
+        conversations = OracleTeacher(cfg.env, split="train", tasks_file=cfg.tasks_file).conversations()
+        sft_out = out / "sft" if cfg.grpo is not None else out
+        model = train_sft(cfg.sft, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
+    if cfg.grpo is not None:
+        grpo_out = out / "grpo" if cfg.sft is not None else out
+        model = train_grpo(cfg.grpo, model, tokenizer, grpo_out, args.resume, not args.quiet)
     final = out / "final_model"
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
-    (out / "run.json").write_text(json.dumps({k: v for k, v in vars(args).items() if k != "func"}, indent=1))
     return final
 
 
 def add_train_command(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser("train", help="train a student")
-    t.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path>")
-    t.add_argument("--method", default="mentor", choices=METHODS)
-    t.add_argument("--env", default="tooluse/Calculator-v0")
-    t.add_argument("--steps", type=int, default=20, help="GRPO steps (SFT steps for --method sft)")
-    t.add_argument("--sft-steps", type=int, default=200, help="SFT steps before GRPO for sft+<method>")
-    t.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, final_model)")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
-    t.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--tasks-file", default=None, help="train on these tasks and references (e.g. mentor teach output)")
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    t.add_argument("--ray-workers", type=int, default=0, help="collect GRPO rollouts on N Ray actors")
-    t.add_argument("--ray-address", default=None, help="existing Ray cluster for --ray-workers (default: local)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t = sub.add_parser(
+        "train",
+        help="train a student",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    run = t.add_argument_group("run config (saved in <out>/config.json)")
+    run.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path> (default: tiny)")
+    methods_help = "sft, <reward> (GRPO) or sft+<reward>: " + ", ".join(METHODS) + " (default: mentor)"
+    run.add_argument("--method", default="mentor", choices=METHODS, metavar="METHOD", help=methods_help)
+    run.add_argument("--env", default="tooluse/Calculator-v0", help="environment id (default: %(default)s)")
+    seed_help = "model init, and each phase's seed unless --sft.seed / --grpo.seed (default: 0)"
+    run.add_argument("--seed", type=int, default=0, help=seed_help)
+    run.add_argument("--tasks-file", default=None, help="train on these tasks and references (mentor teach output)")
+    ex = t.add_argument_group("execution (not part of the config)")
+    ex.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics, final_model)")
+    ex.add_argument("--resume", action="store_true", help="continue the run in --out (refused if the config differs)")
+    ex.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
+    ex.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ex.add_argument("--quiet", action="store_true", help="no progress bars")
+    for flag in REMOVED:
+        t.add_argument(flag, nargs="?", action=_Removed, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     t.set_defaults(func=train)
+    add_config_flags(t)

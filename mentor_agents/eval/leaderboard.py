@@ -7,7 +7,7 @@ paper's view of "strategic competence": the tool-name distribution's similarity 
 (1 - JSD) against success, one point per run, with each env x split as a small marker.
 
 Each env x split column shows the slot's ``headline``: success, except on BFCL where it is BFCL's AST
-summary (``bfcl_score``). Two more tables follow the main one: success per OOD axis of every
+summary (``eval.bfcl``). Two more tables follow the main one: success per OOD axis of every
 ``test_ood`` slot, and BFCL per category with BFCL's summaries, irrelevance detection apart, so an agent
 that never calls a tool shows its BFCL score where it belongs.
 """
@@ -263,8 +263,9 @@ def plot_similarity(rows: list[Row], path: Path) -> Path | None:
         color = f"C{i % 10}"
         for col, sim in sorted(row.similarity.items()):
             marker = slot_marker.setdefault(col, markers[len(slot_marker) % len(markers)])
-            if row.success.get(col) is not None:
-                ax.scatter(sim, row.success[col], s=18, alpha=0.45, color=color, marker=marker)
+            rate = row.success.get(col)
+            if rate is not None:
+                ax.scatter(sim, rate, s=18, alpha=0.45, color=color, marker=marker)
         x, y = row.summary["js_similarity"], row.summary["success"]
         ax.scatter(x, y, s=90, color=color, edgecolor="black", zorder=3, label=row.label)
         at_point.setdefault((round(x, 3), round(y, 3)), []).append(row.label)

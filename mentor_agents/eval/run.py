@@ -8,11 +8,11 @@ Why it is built this way:
 * Rows are appended to ``<out>.episodes.jsonl`` and flushed as they finish; its first line records the
   config. Rerunning with the same ``--out`` skips the keys already there (a torn last line from a kill is
   dropped), so nothing is lost or counted twice; a different config is refused rather than mixed in.
-* Metrics are computed at the end from the rows (``eval_metrics``, ``eval_results``), independent of
+* Metrics are computed at the end from the rows (``eval.metrics``, ``eval.schema``), independent of
   finishing order: per slot, success broken down by OOD axis, template and BFCL category, and for
-  BFCL its own summaries (``bfcl_score``) with a headline that a no-call agent cannot game.
+  BFCL its own summaries (``eval.bfcl``) with a headline that a no-call agent cannot game.
 * ``--episodes N`` plays a seeded sample stratified over categories, axes and templates
-  (``eval_sampling``), recorded in the fingerprint; never the first N tasks of a file.
+  (``eval.sampling``), recorded in the fingerprint; never the first N tasks of a file.
 """
 
 from __future__ import annotations

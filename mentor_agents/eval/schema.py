@@ -1,8 +1,8 @@
 """The results document of ``mentor eval``: one entry per env x split, validated against the schema.
 
-Each slot entry holds the generic metrics (``eval_metrics.slot_metrics``), what the stratified sample
+Each slot entry holds the generic metrics (``eval.metrics.slot_metrics``), what the stratified sample
 drew per stratum, success broken down by OOD axis / template / BFCL category / domain, BFCL's own
-report where the slot is BFCL (``bfcl_score``), and a ``headline``: the one number a table shows for
+report where the slot is BFCL (``eval.bfcl``), and a ``headline``: the one number a table shows for
 the slot. It is ``success`` except on BFCL, where it is BFCL's AST summary: irrelevance detection is
 reported beside it (an agent that never calls a tool is right on every irrelevance task); its
 pass@k and pass^k are aggregated the same way.

@@ -8,6 +8,7 @@ log-probs PPO needs without a second forward pass.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def sample_next(
     return tokens, logp.gather(-1, tokens[:, None])[:, 0]
 
 
-def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
+def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """A state dict from a ``.safetensors`` file or a torch checkpoint (``.pt``/``.bin``) on the CPU."""
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -101,7 +102,7 @@ class HFPolicy:
 
     def _ids(self, prompt: Prompt, tools: list[dict] | None = None) -> list[int]:
         if prompt and isinstance(prompt[0], dict):
-            return encode(self.tokenizer, render(self.tokenizer, prompt, tools, generation_prompt=True))  # type: ignore[arg-type]
+            return encode(self.tokenizer, render(self.tokenizer, prompt, tools, generation_prompt=True))
         return list(prompt)  # type: ignore[arg-type]
 
     def generate(

@@ -14,7 +14,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from mentor_agents.policies.base import FinishReason, Generation, Prompt, SamplingParams
 from tooluse_envs.parsing import render_turn
 
 
@@ -62,7 +62,7 @@ class OpenAIPolicy:
         if any(p and not isinstance(p[0], dict) for p in prompts):
             raise TypeError("OpenAIPolicy takes conversations (lists of message dicts), not token ids")
         with ThreadPoolExecutor(self.max_parallel) as pool:
-            replies = list(pool.map(lambda p: self._request(p, sampling, tools), prompts))  # type: ignore[arg-type]
+            replies = list(pool.map(lambda p: self._request(p, sampling, tools), prompts))
         return [_to_generation(reply) for reply in replies]
 
 
@@ -93,5 +93,5 @@ def _to_generation(reply: dict[str, Any]) -> Generation:
                 arguments = {"__unparsable__": arguments}
         calls.append((fn.get("name", ""), arguments))
     text = render_turn(message.get("content") or "", calls)
-    reason = "length" if choice.get("finish_reason") == "length" else "stop"
+    reason: FinishReason = "length" if choice.get("finish_reason") == "length" else "stop"
     return Generation(text, [], [], reason)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mentor_agents.policies.base import Generation, Prompt, SamplingParams
+from mentor_agents.policies.base import FinishReason, Generation, Prompt, SamplingParams
 from mentor_agents.tokenizer import encode
 from tooluse_envs.oracle import no_tool_action, reference_actions
 from tooluse_envs.tasks import Task
@@ -32,8 +32,8 @@ class ScriptedPolicy:
     def _context(self, prompt: Prompt) -> tuple[str, int]:
         """(question, assistant turns already taken) from token ids or chat messages."""
         if prompt and isinstance(prompt[0], dict):
-            users = [m["content"] for m in prompt if m["role"] == "user"]  # type: ignore[index]
-            turns = sum(m["role"] == "assistant" for m in prompt)  # type: ignore[index]
+            users = [m["content"] for m in prompt if m["role"] == "user"]
+            turns = sum(m["role"] == "assistant" for m in prompt)
             return users[0], turns
         text = self.tokenizer.decode(prompt, skip_special_tokens=False)
         question = text.split(_USER, 1)[1].split(self.tokenizer.eos_token, 1)[0]
@@ -56,7 +56,7 @@ class ScriptedPolicy:
         for prompt in prompts:
             text = self.next_turn(prompt)
             ids = encode(self.tokenizer, text) + [self.tokenizer.eos_token_id]
-            reason = "stop"
+            reason: FinishReason = "stop"
             if len(ids) > sampling.max_new_tokens:
                 ids, reason = ids[: sampling.max_new_tokens], "length"
                 text = self.tokenizer.decode(ids, skip_special_tokens=False)

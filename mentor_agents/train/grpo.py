@@ -20,7 +20,6 @@ import copy
 import random
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,112 +31,9 @@ from mentor_agents.policies.hf import HFPolicy
 from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
+from mentor_agents.train.config import GRPOConfig
 from mentor_agents.train.losses import group_advantages, grpo_loss
 from mentor_agents.train.metrics import MetricsLog, plot_metrics, rollout_metrics
-
-
-@dataclass
-class GRPOConfig:
-    """GRPO hyper-parameters (MENTOR's value in brackets where it differs)."""
-
-    env_id: str = "tooluse/Calculator-v0"
-    """Environment id."""
-    split: str = "train"
-    """Task split to train on."""
-    tasks_file: str | None = None
-    """Train on this JSONL task file's tasks and references (e.g. ``mentor teach`` output) instead of the split."""
-    reward: str = "mentor"
-    """Reward name from tooluse_envs.rewards.REWARDS, passed to the env."""
-    steps: int = 20
-    """Training steps: one batch of rollouts each, then its PPO updates."""
-    prompts_per_step: int = 4
-    """Tasks per step [32]."""
-    ppo_mini_batch: int = 1
-    """Tasks per optimizer update [8]: prompts_per_step / ppo_mini_batch updates per epoch [32/8 = 4]."""
-    ppo_epochs: int = 1
-    """Passes over each step's batch [1]."""
-    dual_clip: float | None = None
-    """Dual-clip bound c > 1 for negative advantages (verl's clip_ratio_c, e.g. 3.0); None: off."""
-    group_size: int = 4
-    """Rollouts per task [10]."""
-    lr: float = 1e-4
-    """AdamW learning rate [1e-6: the tiny model from scratch needs more]."""
-    warmup_steps: int = 0
-    """Linear warmup steps."""
-    clip: float = 0.2
-    """PPO ratio clip."""
-    kl_coef: float = 0.001
-    """Weight of the k3 KL to the frozen initial model (0 disables the reference model)."""
-    entropy_coef: float = 0.001
-    """Weight of the entropy bonus."""
-    temperature: float = 0.6
-    """Sampling temperature (the trainer scores at the same temperature)."""
-    top_p: float = 0.95
-    """Nucleus sampling."""
-    max_new_tokens: int = 96
-    """Tokens per assistant turn."""
-    max_turns: int = 5
-    """Assistant turns per episode."""
-    micro_batch: int = 8
-    """Trajectories per forward/backward (gradient accumulation over the batch)."""
-    max_grad_norm: float = 1.0
-    """Gradient clipping."""
-    seed: int = 0
-    """Seeds the task order and every rollout (each step and turn gets its own derived seed)."""
-    checkpoint_every: int = 10
-    """Save a checkpoint every this many steps (and at the end)."""
-    eval_every: int = 0
-    """Greedy validation every this many steps (0: never), logged as ``val/*``."""
-    eval_split: str = "test_id"
-    """Split validated on."""
-    eval_tasks: int = 32
-    """Validation tasks (the split's first ones, so every validation is comparable)."""
-    rollout_batch: int = 32
-    """Episodes generated together as one batch under one seed: each step's episodes are cut into
-    ceil(episodes / rollout_batch) near-equal chunks. Tokens depend on this, not on where a chunk runs,
-    so in-process and any number of Ray workers train identically. With Ray, make it at most
-    episodes-per-step / ray_workers, or some workers get no chunk."""
-    rollout_threads: int = 0
-    """Torch CPU threads while generating rollouts, in this process and in each Ray actor (which reserves
-    that many CPUs); 0: this process's count. Equal counts keep Ray and in-process rollouts bit-identical."""
-    ray_workers: int = 0
-    """Collect rollouts on this many Ray actors, weights synced every step (0: in this process)."""
-    ray_address: str | None = None
-    """An existing Ray cluster for ``ray_workers`` (None: start or reuse a local one)."""
-    sampler: str = "hf"
-    """What generates rollouts in this process: ``hf`` (the learner's own model, nothing to copy) or
-    ``vllm`` (a vLLM engine on the GPU, weights synced after every step)."""
-
-    def __post_init__(self) -> None:
-        if min(self.prompts_per_step, self.group_size, self.rollout_batch, self.micro_batch) < 1:
-            raise ValueError("prompts_per_step, group_size, rollout_batch and micro_batch must be at least 1")
-        if self.rollout_threads < 0 or self.ray_workers < 0:
-            raise ValueError("rollout_threads and ray_workers must not be negative")
-        if self.ray_address and not self.ray_workers:
-            raise ValueError("ray_address is set but ray_workers=0: set ray_workers to collect rollouts on Ray")
-        if self.ppo_mini_batch < 1 or self.prompts_per_step % self.ppo_mini_batch:
-            raise ValueError(
-                f"ppo_mini_batch ({self.ppo_mini_batch}) must be at least 1 and divide prompts_per_step "
-                f"({self.prompts_per_step})"
-            )
-        if self.ppo_epochs < 1:
-            raise ValueError("ppo_epochs must be at least 1")
-        if self.dual_clip is not None and self.dual_clip <= 1:
-            raise ValueError(f"dual_clip must be above 1 (verl uses 3.0), not {self.dual_clip}")
-        if self.sampler not in ("hf", "vllm"):
-            raise ValueError(f"sampler must be 'hf' or 'vllm', not {self.sampler!r}")
-        if self.sampler == "vllm" and self.ray_workers:
-            raise ValueError("sampler='vllm' generates in this process: set ray_workers=0")
-
-    @property
-    def rollout_chunks(self) -> int:
-        """Chunks each step's ``prompts_per_step * group_size`` episodes are cut into."""
-        return -(-(self.prompts_per_step * self.group_size) // self.rollout_batch)
-
-    @property
-    def rollout_workers(self) -> int:
-        """Ray actors actually started: one without a chunk would only hold CPUs."""
-        return min(self.ray_workers, self.rollout_chunks)
 
 
 def task_order(env: Any, seed: int) -> list[str]:
@@ -273,6 +169,44 @@ def validate(policy: Policy, tokenizer: Any, envs: list[Any], cfg: GRPOConfig) -
     return {f"val/{key}": value for key, value in rollout_metrics(trajs).items()}
 
 
+def grpo_step(
+    cfg: GRPOConfig,
+    step: int,
+    tasks: list[str],
+    envs: list[Any],
+    sampler: Sampler,
+    tokenizer: Any,
+    model: Any,
+    ref_model: Any | None,
+    optimizer: Any,
+    scheduler: Any,
+    collector: Any | None = None,
+) -> tuple[list[Trajectory], dict[str, float], float]:
+    """One training step on ``tasks`` (step ``step``, 0-based): what ``train_grpo`` runs per step.
+
+    Returns the trajectories, ``update``'s stats and the rollout time in seconds.
+    """
+    started = time.perf_counter()
+    # 1. collect: group_size rollouts of each of prompts_per_step tasks
+    task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
+    chunks = split_into_chunks(task_ids, cfg.rollout_chunks, seed=cfg.seed * 1_000_003 + step)
+    sampling = SamplingParams(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
+    if collector is None:
+        with torch_threads(cfg.rollout_threads):
+            trajs = play_chunks(envs, sampler, tokenizer, sampling, chunks)
+    else:
+        collector.sync_weights(model)
+        trajs = collector.collect(chunks, sampling)
+    rollout_time = time.perf_counter() - started
+    # 2. advantages: rewards normalised within each group
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
+    # 3. PPO: learner old log-probs, then clipped updates per mini-batch
+    stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
+    sampler.sync_weights(model.state_dict())  # in-process HF: shared tensors, nothing to copy
+    scheduler.step()
+    return trajs, stats, rollout_time
+
+
 def train_grpo(
     cfg: GRPOConfig, model: Any, tokenizer: Any, out_dir: str | Path, resume: bool = False, progress: bool = True
 ) -> Any:
@@ -313,7 +247,6 @@ def train_grpo(
     if cfg.eval_every:
         eval_kwargs = dict(split=cfg.eval_split, reward=cfg.reward, max_turns=cfg.max_turns)
         eval_envs = make_envs(cfg.env_id, cfg.eval_tasks, **eval_kwargs)
-    sampling = SamplingParams(cfg.temperature, cfg.top_p, cfg.max_new_tokens)
     collector = None
     if cfg.ray_workers:
         from mentor_agents.distributed.rollout_actors import ray_rollout_workers
@@ -329,24 +262,11 @@ def train_grpo(
     try:
         while step < cfg.steps:
             started = time.perf_counter()
-            # 1. collect: group_size rollouts of each of prompts_per_step tasks
             tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
             cursor += cfg.prompts_per_step
-            task_ids = [tid for tid in tasks for _ in range(cfg.group_size)]
-            chunks = split_into_chunks(task_ids, n_chunks, seed=cfg.seed * 1_000_003 + step)
-            if collector is None:
-                with torch_threads(cfg.rollout_threads):
-                    trajs = play_chunks(envs, sampler, tokenizer, sampling, chunks)
-            else:
-                collector.sync_weights(model)
-                trajs = collector.collect(chunks, sampling)
-            rollout_time = time.perf_counter() - started
-            # 2. advantages: rewards normalised within each group
-            advantages = group_advantages(torch.tensor([t.reward for t in trajs]), cfg.group_size)
-            # 3. PPO: learner old log-probs, then clipped updates per mini-batch
-            stats = update(model, ref_model, optimizer, trajs, advantages, cfg)
-            sampler.sync_weights(model.state_dict())  # in-process HF: shared tensors, nothing to copy
-            scheduler.step()
+            trajs, stats, rollout_time = grpo_step(
+                cfg, step, tasks, envs, sampler, tokenizer, model, ref_model, optimizer, scheduler, collector
+            )
             step += 1
             # 4. log and checkpoint
             row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,9 @@ from mentor_agents.policies.hf import default_device_dtype
 from mentor_agents.teachers import Conversation, conversation_ids
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens
+from mentor_agents.train.config import SFTConfig
 from mentor_agents.train.losses import masked_mean
 from mentor_agents.train.metrics import MetricsLog, plot_metrics
-
-
-@dataclass
-class SFTConfig:
-    """SFT hyper-parameters."""
-
-    steps: int = 200
-    """Optimizer steps."""
-    batch_size: int = 16
-    """Conversations per step."""
-    lr: float = 3e-3
-    """AdamW learning rate (tiny model from scratch; use ~1e-5 for a pretrained model)."""
-    warmup_steps: int = 10
-    """Linear warmup steps."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    max_grad_norm: float = 1.0
-    """Gradient clipping."""
-    seed: int = 0
-    """Seeds the example order."""
-    checkpoint_every: int = 50
-    """Save a checkpoint every this many steps (and at the end)."""
 
 
 def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:

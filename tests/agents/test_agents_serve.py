@@ -1,4 +1,9 @@
-"""``mentor serve`` + ``OpenAIPolicy``: a real HTTP round trip on loopback."""
+"""``mentor serve`` + ``OpenAIPolicy``: a real HTTP round trip on loopback.
+
+The round trip must be lossless for what the env sees: tool calls leave the server as structured
+``tool_calls``, come back to the client as ``<tool_call>`` text, and must reach the env as the same calls
+(names and arguments); plain text and the finish reason must survive too.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,26 @@ pytest.importorskip("torch")
 from mentor_agents.policies.base import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.policies.openai import OpenAIPolicy  # noqa: E402
+from mentor_agents.policies.scripted import ScriptedPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
 from mentor_agents.serve import build_app, completion_message, env_messages  # noqa: E402
 from tooluse_envs.rest.transport import LoopbackServer  # noqa: E402
 
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=12, seed=0)
+ENV = "tooluse/Calculator-v0"
+N_EPISODES = 4
+# MENTOR's reward for a correct answer reached with the teacher's tools and no unknown tool: 0.7 + 0.3 + 0.1
+PERFECT_MENTOR = 1.1
+
+
+class ServedScripted:
+    """``ScriptedPolicy`` behind ``build_app``, which passes the request's ``tools`` (unused here)."""
+
+    def __init__(self, policy: ScriptedPolicy) -> None:
+        self.policy = policy
+
+    def generate(self, prompts, sampling, tools=None):
+        return self.policy.generate(prompts, sampling)
 
 
 @pytest.fixture()
@@ -24,6 +44,22 @@ def served(tiny_model, tokenizer):
     server = LoopbackServer(build_app(local, "tiny"))
     yield local, OpenAIPolicy("tiny", base_url=f"{server.url}/v1")
     server.stop()
+
+
+@pytest.fixture()
+def test_id_envs():
+    envs = make_envs(ENV, N_EPISODES, split="test_id", max_turns=5, reward="mentor")
+    yield envs
+    for env in envs:
+        env.close()
+
+
+def _calls(episode: dict) -> list[tuple[str, dict]]:
+    return [(call["name"], call["arguments"]) for call in episode["tool_calls"]]
+
+
+def _assistant_turns(trajectory) -> list[str]:
+    return [m["content"] for m in trajectory.messages if m["role"] == "assistant"]
 
 
 def test_served_model_answers_like_the_local_one(served):
@@ -35,12 +71,48 @@ def test_served_model_answers_like_the_local_one(served):
     assert there.finish_reason == here.finish_reason
 
 
-def test_openai_policy_plays_an_env_episode_through_the_server(served, tokenizer):
-    _, remote = served
-    envs = make_envs("tooluse/Calculator-v0", 2, split="test_id", max_turns=2, reward="mentor")
-    trajectories = rollout(envs, remote, tokenizer, GREEDY, task_ids=None, seed=3)
-    assert len(trajectories) == 2
-    assert all(t.episode and "success" in t.episode for t in trajectories)
+def test_served_oracle_plays_calculator_episodes_with_the_reference_calls(tokenizer, test_id_envs):
+    """The scripted oracle behind the server, played through ``OpenAIPolicy``: every episode succeeds with
+    the reference's tool calls (names and arguments) and MENTOR's perfect-match reward, as played locally."""
+    tasks = test_id_envs[0].unwrapped.tasks[:N_EPISODES]
+    oracle = ScriptedPolicy(tokenizer, tasks, "oracle")
+    server = LoopbackServer(build_app(ServedScripted(oracle), "oracle"))
+    try:
+        remote = OpenAIPolicy("oracle", base_url=f"{server.url}/v1")
+        sampling = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=512, seed=0)
+        task_ids = [task.id for task in tasks]
+        served = rollout(test_id_envs, remote, tokenizer, sampling, task_ids, seed=3)
+    finally:
+        server.stop()
+    local = rollout(test_id_envs, oracle, tokenizer, sampling, task_ids, seed=3)
+    assert sum(len(task.reference.tool_calls) for task in tasks) >= N_EPISODES  # the episodes do call tools
+    for task, there, here in zip(tasks, served, local, strict=True):
+        expected = [(call.name, call.arguments) for call in task.reference.tool_calls]
+        assert there.episode["success"], (task.id, there.episode)
+        assert _calls(there.episode) == expected, task.id
+        assert all(call["valid"] for call in there.episode["tool_calls"]), task.id
+        assert there.episode["turns"] == len(task.reference.call_groups()) + 1  # call turns, then the answer
+        assert there.reward == pytest.approx(PERFECT_MENTOR)
+        assert there.reward_components == {"c": 1.0, "m": 1.0, "h": 1.0}
+        # the same episode as the oracle played without the server, turn by turn
+        assert there.episode == here.episode and there.reward == here.reward
+        assert there.messages == here.messages
+
+
+def test_remote_rollout_matches_the_local_one_greedy(served, tokenizer, test_id_envs):
+    """The tiny model greedy, one episode at a time (a batch of one, as the server generates): through the
+    server, the env sees the same assistant turns, finish reasons, tool calls and rewards as locally."""
+    local, remote = served
+    task_ids = [task.id for task in test_id_envs[0].unwrapped.tasks[:N_EPISODES]]
+    env = test_id_envs[:1]
+    for i, task_id in enumerate(task_ids):
+        (here,) = rollout(env, local, tokenizer, GREEDY, [task_id], seed=3 + i)
+        (there,) = rollout(env, remote, tokenizer, GREEDY, [task_id], seed=3 + i)
+        assert _assistant_turns(here) and all(_assistant_turns(here)), task_id
+        assert _assistant_turns(there) == _assistant_turns(here), task_id
+        assert there.messages == here.messages, task_id
+        assert there.episode == here.episode, task_id  # tool calls, turns, ended_with_eos (finish reason)
+        assert (there.reward, there.reward_components) == (here.reward, here.reward_components), task_id
 
 
 def test_tool_calls_become_structured_and_malformed_turns_stay_text():

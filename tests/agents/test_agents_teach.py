@@ -144,9 +144,9 @@ def test_mentor_train_distills_from_the_taught_file(served, tmp_path, tiny_cache
     conversations = OracleTeacher(ENV, tasks_file=str(out)).conversations()
     assert [c.task_id for c in conversations] == [t.id for t in taught]
     run = tmp_path / "run"
-    args = ["train", "--preset", "tiny", "--method", "sft", "--steps", "1", "--tasks-file", str(out), "--out", str(run)]
-    assert main([*args, "--quiet", "--set", "batch_size=2"]) == 0
-    assert json.loads((run / "run.json").read_text())["tasks_file"] == str(out)
+    args = ["train", "--preset", "tiny", "--method", "sft", "--sft.steps", "1", "--tasks-file", str(out)]
+    assert main([*args, "--out", str(run), "--quiet", "--sft.batch_size", "2"]) == 0
+    assert json.loads((run / "config.json").read_text())["tasks_file"] == str(out)
 
 
 def test_mentor_train_grpo_plays_the_taught_tasks(served, tmp_path, monkeypatch):
@@ -161,8 +161,9 @@ def test_mentor_train_grpo_plays_the_taught_tasks(served, tmp_path, monkeypatch)
         return make_envs(env_id, n, **kwargs)
 
     monkeypatch.setattr(grpo, "make_envs", spy)
-    tiny = ["--set", "prompts_per_step=1", "--set", "group_size=2", "--set", "max_new_tokens=8", "--set", "max_turns=2"]
-    args = ["train", "--preset", "tiny", "--method", "mentor", "--steps", "1", "--tasks-file", str(out)]
+    tiny = ["--grpo.prompts_per_step", "1", "--grpo.group_size", "2", "--grpo.max_new_tokens", "8"]
+    tiny += ["--grpo.max_turns", "2"]
+    args = ["train", "--preset", "tiny", "--method", "mentor", "--grpo.steps", "1", "--tasks-file", str(out)]
     assert main([*args, "--out", str(tmp_path / "run"), "--quiet", *tiny]) == 0
     assert made and made[0]["tasks_file"] == str(out)
 

@@ -1,4 +1,4 @@
-"""BFCL's aggregation (bfcl_score) and the per-axis / per-category breakdowns of a results file."""
+"""BFCL's aggregation (mentor_agents.eval.bfcl) and the per-axis / per-category breakdowns of a results file."""
 
 from __future__ import annotations
 

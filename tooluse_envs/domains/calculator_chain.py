@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Protocol
@@ -81,7 +81,9 @@ class ExactCalc:
     """The same calls in 50-digit decimal arithmetic, with intermediate results kept exact."""
 
     def __call__(self, name: str, **arguments: Any) -> Number:
-        args = {k: [_dec(x) for x in v] if isinstance(v, list) else _dec(v) for k, v in arguments.items()}
+        args: dict[str, Any] = {
+            k: [_dec(x) for x in v] if isinstance(v, list) else _dec(v) for k, v in arguments.items()
+        }
         if name == "round_number":
             args["decimals"] = int(arguments.get("decimals", 0))
         with localcontext() as ctx:
@@ -105,7 +107,7 @@ class Problem:
     """A question with every correct strategy for it and the teacher's choice among them."""
 
     question: str
-    strategies: dict[str, Strategy]
+    strategies: Mapping[str, Strategy]
     teacher: str
     decimals: int = 0
     tools: tuple[str, ...] = field(default_factory=tuple)  # tools offered besides the in-domain ones

@@ -12,6 +12,7 @@ The magnitude and distractor-tool axes reuse the in-domain templates (``calculat
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from tooluse_envs.domains.calculator_chain import Calc, Number, Numbers, Problem, show, to_cents, usd
 from tooluse_envs.domains.calculator_problems import ITEMS, NAMES, Template, listing, the_other_total, total_of
@@ -179,7 +180,7 @@ def _l_change_long(n: Numbers, r: random.Random) -> Problem:
     total_cents = sum(k * round(p * 100) for k, p in zip(counts, prices, strict=True))
     bill = 50 * (total_cents // 5000 + 1)
 
-    def pay(c: Calc, adder) -> Number:  # noqa: ANN001 - total_of or the_other_total
+    def pay(c: Calc, adder: Callable[[Calc, list[Number]], Number]) -> Number:  # total_of or the_other_total
         costs = [c("multiply", a=k, b=p) for k, p in zip(counts, prices, strict=True)]
         return c("subtract", a=bill, b=adder(c, costs))
 

@@ -80,7 +80,7 @@ def _draw(split: str, axis: Axis | None, count: int, seed: int, taken: set[str])
         solved = solve(template(numbers, rng), all_tools())
         extra = tuple(rng.sample(names, DISTRACTORS_PER_TASK)) if axis and axis.distractors else ()
         if solved is not None:
-            task = _task(split, len(tasks), template.__name__[3:], solved, extra, axis and axis.name)
+            task = _task(split, len(tasks), template.__name__[3:], solved, extra, axis.name if axis else None)
             keys = {task.question, computation_key(task)}
             if not keys & taken:
                 taken |= keys

@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
+from typing import TypeVar
 
 from tooluse_envs.tools import Tool, function_tool
 
 MAX_MAGNITUDE = 1e15
+_Num = TypeVar("_Num", int, float)
 
 
-def _checked(value: float) -> float:
+def _checked(value: _Num) -> _Num:
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
         raise ValueError(f"result {value!r} is out of range (|x| <= 1e15)")
     return value

@@ -96,7 +96,7 @@ def _draw(
             raise RuntimeError(f"search/{split}: too few {template.start} entities for {template.name}")
         plan = make_plan(template, tuple(starts.pop() for _ in range(needed)), rng)
         task = make_task(plan, split, len(out), axis) if plan else None
-        if task is None or task.question in taken or computation_key(task) in taken:
+        if plan is None or task is None or task.question in taken or computation_key(task) in taken:
             continue
         taken.update((task.question, computation_key(task)))
         out.append((task, plan))

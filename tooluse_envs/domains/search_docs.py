@@ -21,7 +21,9 @@ from tooluse_envs.domains.search_world import Entity
 
 World = dict[str, list[Entity]]
 Parts = tuple[str, str, list[str], list[str], list[str]]  # title, lead, facts, distractors, filler
-CITY_FEATURES = ("covered markets", "stone bridges", "spring festival", "old town", "harbour", "clock tower")
+CITY_FEATURES: tuple[str, ...] = (
+    "covered markets", "stone bridges", "spring festival", "old town", "harbour", "clock tower",
+)
 CITY_FEATURES += ("botanical garden", "cathedral", "wool trade", "hot springs", "lighthouse", "vineyards")
 
 
@@ -147,7 +149,7 @@ def _city(e: Entity, w: World, rng: random.Random) -> Parts:
     lead = f"{n} is a city known for its {rng.choice(CITY_FEATURES)}."
     # A capital names its country once, as every other city does, so a search for the country does not
     # single the capital out.
-    where = (f"{n} is the capital of {country}.",) if e.backlinks.get("capital_of") else ()
+    where: tuple[str, ...] = (f"{n} is the capital of {country}.",) if e.backlinks.get("capital_of") else ()
     where = where or (f"{n} lies in {country}.", f"{n} is a city in {country}.", f"{n} is located in {country}.")
     facts = [rng.choice(where), f"{n} was founded in {e.attrs['founded']}."]
     if "river" in e.links:

@@ -82,6 +82,12 @@ def aliases(value: Entity | str) -> tuple[str, ...]:
     return value.answers if isinstance(value, Entity) else (value,)
 
 
+def _year(value: Entity | str) -> int:
+    if isinstance(value, Entity):
+        raise TypeError(f"a comparison must end in a year, not in {value.name!r}")
+    return int(value)
+
+
 def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -103,8 +109,9 @@ def _decoy(value: Entity | str, rng: random.Random) -> str:
 
 def make_plan(template: Template, starts: tuple[Entity, ...], rng: random.Random) -> Plan | None:
     """The plan for ``template`` about ``starts``, or None if the world cannot answer it unambiguously."""
-    walks = [walk(start, template.path) for start in starts]
-    if any(w is None for w in walks):
+    walked = [walk(start, template.path) for start in starts]
+    walks = [w for w in walked if w is not None]
+    if len(walks) < len(walked):
         return None
     reads = tuple(w[0] for w in walks)
     values = tuple(w[1] for w in walks)
@@ -122,7 +129,7 @@ def make_plan(template: Template, starts: tuple[Entity, ...], rng: random.Random
         else:
             answers = ("yes",) if proposed == aliases(values[0])[0] else ("no",)
         return Plan(template, starts, reads, values, answers, question, evidence)
-    years = [int(value) for value in values]  # comparisons end in a year
+    years = [_year(value) for value in values]  # comparisons end in a year
     if years[0] == years[1] or starts[0].name == starts[1].name:
         return None
     question = template.wording.format(a=names[0], b=names[1])
@@ -201,7 +208,8 @@ def teacher_reference(plan: Plan, rng: random.Random) -> Reference | None:
     found = [ref for ref in (trajectory(plan, s, p) for s, p in options) if ref is not None]
     if not found:
         return None
-    teacher, others = found[0], []
+    teacher = found[0]
+    others: list[Reference] = []
     for ref in found[1:]:
         if ref.tool_calls != teacher.tool_calls and all(ref.tool_calls != o.tool_calls for o in others):
             others.append(ref)

@@ -28,24 +28,34 @@ SHARED_STEMS = {"company": 350, "university": 90}  # entities named with another
 CITY_STEMS = 0.2  # share of company and university names made from a city's name ("Tarsk Motors")
 OOD_SHARE = 0.65  # share of entities that may start a test_ood question; the rest start train/test_id ones
 
-ONSETS = ("b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p", "r", "s", "st", "t", "tr", "v")
+ONSETS: tuple[str, ...] = (
+    "b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr", "l", "m", "n", "p", "r", "s", "st", "t", "tr", "v",
+)
 ONSETS += ("z", "th", "sh", "c", "w", "l", "m", "n", "r", "s", "t")
 VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ai", "ia")
 CODAS = ("", "", "", "", "n", "r", "l", "s", "th", "m", "nd", "rk", "x")
 OFFICIAL = ("Republic of", "Kingdom of", "Federation of", "Commonwealth of", "Grand Duchy of", "United Provinces of")
 UNIVERSITY_FORMS = ("{} University", "University of {}", "{} Institute of Technology", "{} College", "{} Polytechnic")
-BAND_ADJECTIVES = ("Glass", "Silver", "Velvet", "Hollow", "Electric", "Paper", "Iron", "Midnight", "Golden", "Wild")
+BAND_ADJECTIVES: tuple[str, ...] = (
+    "Glass", "Silver", "Velvet", "Hollow", "Electric", "Paper", "Iron", "Midnight", "Golden", "Wild",
+)
 BAND_ADJECTIVES += ("Quiet", "Crimson", "Broken", "Northern", "Lunar", "Copper", "Neon", "Pale", "Burning", "Distant")
 BAND_ADJECTIVES += ("Amber", "Scarlet", "Marble", "Drifting", "Sleeping", "Restless", "Salt", "Cobalt", "Ivory")
 BAND_ADJECTIVES += ("Ashen",)
-BAND_NOUNS = ("Herons", "Lanterns", "Wolves", "Engines", "Orchards", "Satellites", "Sparrows", "Tides", "Monarchs")
+BAND_NOUNS: tuple[str, ...] = (
+    "Herons", "Lanterns", "Wolves", "Engines", "Orchards", "Satellites", "Sparrows", "Tides", "Monarchs",
+)
 BAND_NOUNS += ("Foxes", "Harbours", "Comets", "Ravens", "Pilots", "Gardens", "Echoes", "Bishops", "Cyclones")
 BAND_NOUNS += ("Rivals", "Mirrors", "Drifters", "Kites", "Owls", "Signals", "Anchors")
-DEVICE_ADJECTIVES = ("rotary", "pneumatic", "folding", "magnetic", "thermal", "optical", "acoustic", "hydraulic")
+DEVICE_ADJECTIVES: tuple[str, ...] = (
+    "rotary", "pneumatic", "folding", "magnetic", "thermal", "optical", "acoustic", "hydraulic",
+)
 DEVICE_ADJECTIVES += ("spiral", "portable", "electric", "gyroscopic", "solar", "mechanical", "tidal", "vacuum")
 DEVICE_ADJECTIVES += ("compact", "twin", "automatic", "centrifugal", "seismic", "radial", "floating", "sealed")
 DEVICE_ADJECTIVES += ("pedal", "coiled", "steam", "clockwork", "ceramic", "dual")
-DEVICES = ("loom", "lantern", "pump", "compass", "valve", "kiln", "telegraph", "press", "sextant", "engine", "scale")
+DEVICES: tuple[str, ...] = (
+    "loom", "lantern", "pump", "compass", "valve", "kiln", "telegraph", "press", "sextant", "engine", "scale",
+)
 DEVICES += ("harness", "stove", "meter", "drill", "lathe", "barometer", "bellows", "turbine", "winch", "recorder")
 INDUSTRIES = ("biotechnology", "shipping", "software", "mining", "textile", "aerospace", "food", "chemical", "banking")
 # A company's name suffix and its industry agree ("Vellis Foods" is a food company).
@@ -55,7 +65,9 @@ SUFFIX_INDUSTRIES |= {"Textiles": ("textile",), "Holdings": ("banking", "shippin
 SUFFIX_INDUSTRIES |= {"Industries": INDUSTRIES, "Works": INDUSTRIES}
 COMPANY_SUFFIXES = tuple(SUFFIX_INDUSTRIES)
 GENRES = ("folk", "jazz", "synth-pop", "punk", "blues", "post-rock", "reggae", "metal", "soul", "indie rock")
-OCCUPATIONS = ("painter", "novelist", "physician", "architect", "historian", "botanist", "journalist", "teacher")
+OCCUPATIONS: tuple[str, ...] = (
+    "painter", "novelist", "physician", "architect", "historian", "botanist", "journalist", "teacher",
+)
 OCCUPATIONS += ("cartographer", "sculptor", "economist", "photographer")
 # Roles (founder, singer, inventor) bring occupations that no ordinary person has, so the lead of a
 # notable person's document tells them from a namesake.
@@ -65,7 +77,9 @@ ROLE_OCCUPATIONS = {
     "inventor": ("engineer", "inventor", "chemist", "physicist"),
 }
 # Words the documents use around names: a generated name must be none of them.
-_VOCABULARY = OFFICIAL + COMPANY_SUFFIXES + UNIVERSITY_FORMS + BAND_ADJECTIVES + BAND_NOUNS + DEVICE_ADJECTIVES
+_VOCABULARY: tuple[str, ...] = (
+    OFFICIAL + COMPANY_SUFFIXES + UNIVERSITY_FORMS + BAND_ADJECTIVES + BAND_NOUNS + DEVICE_ADJECTIVES
+)
 _VOCABULARY += DEVICES + INDUSTRIES + GENRES + OCCUPATIONS + sum(ROLE_OCCUPATIONS.values(), ())
 _VOCABULARY += ("automotive robotics born city country river company band device university founded capital",)
 _VOCABULARY += ("currency lived native yes no",)
@@ -201,7 +215,8 @@ def _people(rng: random.Random, names: _Names, world: dict[str, list[Entity]]) -
     universities = _universities(rng, names, cities)
     firsts = [names.word((2, 2)) for _ in range(260)]
     lasts = [names.word() for _ in range(2200)]
-    people, taken = [], set()
+    people: list[Entity] = []
+    taken: set[str] = set()
     while len(people) < COUNTS["person"]:
         name = f"{rng.choice(firsts)} {rng.choice(lasts)}"
         if name not in taken:
@@ -218,7 +233,8 @@ def _people(rng: random.Random, names: _Names, world: dict[str, list[Entity]]) -
 
 def _notable(rng: random.Random, people: list[Entity], count: int) -> list[Entity]:
     """``count`` people to give roles, never both of a pair of namesakes (roles tell namesakes apart)."""
-    chosen, blocked = [], set()
+    chosen: list[Entity] = []
+    blocked: set[int] = set()
     for person in rng.sample(people, len(people)):
         if id(person) in blocked:
             continue

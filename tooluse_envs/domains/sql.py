@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import sys
 import time
 from collections import Counter
 from functools import cache
@@ -131,7 +132,7 @@ class EpisodeDatabase:
         self.conn = fresh_copy(name)
         self.guard = Guard(writable)
         self._deadline = math.inf
-        if hasattr(self.conn, "setlimit"):  # Python 3.11+: cap string/blob size and forbid attached files
+        if sys.version_info >= (3, 11):  # Connection.setlimit: cap string/blob size and forbid attached files
             self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000)
             self.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         self.conn.set_authorizer(self.guard)

@@ -147,7 +147,8 @@ def _company(conn: sqlite3.Connection, rng: random.Random) -> None:
     """)
     _fill(conn, "departments", [(i, d, rng.choice(CITIES[:6]), rng.randrange(400, 3000) * 1000)
                                 for i, d in enumerate(DEPARTMENTS, 1)])
-    name, employees, heads = Names(rng), [], {}
+    name, employees = Names(rng), []
+    heads: dict[int, list[int]] = {}
     for emp_id in range(1, 171):
         dept = emp_id if emp_id <= len(DEPARTMENTS) else rng.randint(1, len(DEPARTMENTS))
         title = "Director" if emp_id <= len(DEPARTMENTS) else rng.choice(JOB_TITLES)
@@ -246,7 +247,8 @@ def _hospital(conn: sqlite3.Connection, rng: random.Random) -> None:
     _fill(conn, "doctors", doctors)
     _fill(conn, "patients", [(i, name(), rng.randint(1935, 2020), rng.choice("FM"), rng.choice(CITIES))
                              for i in range(1, 171)])
-    admissions, prescriptions = [], []
+    admissions: list[tuple[Any, ...]] = []
+    prescriptions: list[tuple[Any, ...]] = []
     for i in range(1, 341):
         doctor = rng.choice(doctors[:28])
         admitted = _day(rng, date(2022, 1, 1), 1000)

@@ -152,6 +152,7 @@ class TaskBuilder:
             return None
         decimals, aggregate = template.decimals, template.aggregate
         in_sql = exact(values[0])
+        value: Decimal | None
         if fetched is None:
             value = Decimal(in_sql.numerator) / Decimal(in_sql.denominator)
             if in_sql.denominator != 1 or decimals:

@@ -32,7 +32,7 @@ MERCHANTS = (
     "Pizza Piazza",
 )
 ACCOUNT_TYPES = ("checking", "savings", "holiday")
-SECURED = [{"bearer": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 ACCOUNT_ID = param("account_id", "path", {"type": "string"}, "Account id, e.g. ACC-41234.")
 MONEY = {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000, "description": "Amount in EUR."}
 
@@ -114,7 +114,9 @@ SPEC = document(
 def seed() -> Tables:
     """Twelve users with two or three accounts each and a month of transactions."""
     rng = random.Random(8080)
-    users, accounts, transactions = {}, {}, {}
+    users: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
+    transactions: dict[str, dict[str, Any]] = {}
     for name in USERS:
         users[name] = {"username": name, "password": f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{rng.randint(10, 99)}"}
         for kind in ACCOUNT_TYPES[: rng.choice((2, 3))]:

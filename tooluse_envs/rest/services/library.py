@@ -135,7 +135,7 @@ def seed() -> Tables:
     """160 books by 18 authors, 30 members, 45 loans (some members at their limit)."""
     rng = random.Random(9191)
     titles = rng.sample([f"{a} {b}" for a in FIRST for b in SECOND], 160)
-    books = {}
+    books: dict[str, dict[str, Any]] = {}
     for title in titles:
         isbn = f"978{rng.randint(10**9, 10**10 - 1)}"
         copies = rng.randint(1, 4)

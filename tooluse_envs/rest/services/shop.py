@@ -220,7 +220,8 @@ def get_customer_summary(call: Call) -> dict[str, Any]:
 
 
 def create_order(call: Call) -> Reply:
-    products, wanted = call.tables["products"], {}
+    products = call.tables["products"]
+    wanted: dict[str, int] = {}
     for line in call.body["items"]:
         if line["product_id"] not in products:
             raise ApiError(404, "not_found", f"no product {line['product_id']!r}")

@@ -120,7 +120,7 @@ def cheaper_product(api: Api, p: Params, rng: random.Random) -> Draft | None:
         f"Which is cheaper: the {a} or the {b}? Answer with the product name.",
         f"Between the {a} and the {b}, which one costs less? Give its name.",
     )
-    return text(question, min(prices, key=prices.get), "compare")
+    return text(question, min(prices, key=prices.__getitem__), "compare")
 
 
 def _cheaper_teacher(p: Params, rng: random.Random) -> str:

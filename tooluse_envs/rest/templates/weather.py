@@ -119,7 +119,7 @@ def warmer_city(api: Api, p: Params, rng: random.Random) -> Draft | None:
         f"Which city has the higher forecast high on {p['date']}: {a} or {b}?",
         f"On {p['date']}, will {a} or {b} be the warmer place by forecast high? Name the city.",
     )
-    return text(question, max(highs, key=highs.get), "compare")
+    return text(question, max(highs, key=highs.__getitem__), "compare")
 
 
 def _warmer_teacher(p: Params, rng: random.Random) -> str:
