@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mentor_agents.presets import preset_of
 from mentor_agents.train.methods import Method
 
 CONFIG_VERSION = 1
@@ -31,6 +32,14 @@ NOT_COMPARED = ("sft.checkpoint_every", "grpo.checkpoint_every", "grpo.ray_worke
 """Config keys ``--resume`` may change: they do not change results (checkpoints hold the whole state, and
 Ray and in-process rollouts are bit-identical). Besides these, the last phase's ``steps`` may grow: the
 learning rate is warmup-then-constant, so N steps resumed to M equal M steps from the start."""
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
 # --- the phases ---------------------------------------------------------------------------------------
@@ -56,6 +65,15 @@ class SFTConfig:
     """Seeds the example order."""
     checkpoint_every: int = 50
     """Save a checkpoint every this many steps (and at the end)."""
+    precision: str = "auto"
+    """Matmul precision of forward and backward: ``auto`` (bf16 autocast on a GPU, fp32 on a CPU), ``bf16``
+    (autocast on either; a CPU without AMX/AVX-512-BF16 is warned about and runs fp32) or ``fp32``.
+    Weights and optimizer state stay fp32 throughout."""
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size) < 1:
+            raise ValueError("steps and batch_size must be at least 1")
+        check_precision(self.precision)
 
 
 @dataclass
@@ -129,6 +147,10 @@ class GRPOConfig:
     sampler: str = "hf"
     """What generates rollouts in this process: ``hf`` (the learner's own model, nothing to copy) or
     ``vllm`` (a vLLM engine on the GPU, weights synced after every step)."""
+    precision: str = "auto"
+    """Matmul precision of generation, log-prob passes and updates: ``auto`` (bf16 autocast on a GPU, fp32
+    on a CPU), ``bf16`` (autocast on either; a CPU without AMX/AVX-512-BF16 is warned about and runs fp32)
+    or ``fp32``. Weights and optimizer state stay fp32 throughout."""
 
     def __post_init__(self) -> None:
         if min(self.prompts_per_step, self.group_size, self.rollout_batch, self.micro_batch) < 1:
@@ -148,6 +170,7 @@ class GRPOConfig:
             raise ValueError(f"dual_clip must be above 1 (verl uses 3.0), not {self.dual_clip}")
         if self.sampler not in ("hf", "vllm"):
             raise ValueError(f"sampler must be 'hf' or 'vllm', not {self.sampler!r}")
+        check_precision(self.precision)
         if self.sampler == "vllm" and self.ray_workers:
             raise ValueError("sampler='vllm' generates in this process: set ray_workers=0")
 
@@ -202,7 +225,8 @@ class TrainConfig:
     ) -> TrainConfig:
         """The run's config from run-level values and each phase's explicitly given fields.
 
-        Run-level values fill the phase fields in :data:`FROM_RUN` unless given for the phase. Fields
+        Each phase starts from the preset's values (``mentor_agents.presets``); run-level values fill the
+        phase fields in :data:`FROM_RUN`; fields given for the phase win over both. Fields
         given for a phase the method does not run, or a phase config's own check, raise ``ValueError``.
         """
         parsed = Method.parse(method)
@@ -215,7 +239,8 @@ class TrainConfig:
                 runs_it = "sft or sft+<reward>" if prefix == "sft" else "<reward> or sft+<reward>"
                 raise ValueError(f"{flag}: --method {method} has no {prefix.upper()} phase (--method {runs_it} has)")
             if runs:
-                configs[prefix] = classes[prefix](**({k: run[k] for k in FROM_RUN[prefix]} | given))
+                from_run = {k: run[k] for k in FROM_RUN[prefix]}
+                configs[prefix] = classes[prefix](**(from_run | preset_of(preset).phase(prefix) | given))
         return cls(preset, method, env, seed, tasks_file, configs.get("sft"), configs.get("grpo"))
 
     def to_dict(self) -> dict[str, Any]:
