@@ -8,6 +8,7 @@ mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --split test_id test_o
 mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-v0 --samples 4 --out taught.jsonl
 mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references
 mentor leaderboard runs/*.json --out leaderboard/
+mentor bench --preset smollm2-135m --methods base sft sparse mentor --seeds 0 1 2 --grpo.steps 50 --out runs/bench
 mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mentor_agents.cli.bench import add_bench_command
 from mentor_agents.cli.eval import add_eval_commands
 from mentor_agents.cli.serve import add_serve_command
 from mentor_agents.cli.teach import add_teach_command
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_commands(sub)
     add_serve_command(sub)
     add_teach_command(sub)
+    add_bench_command(sub)
     return parser
 
 

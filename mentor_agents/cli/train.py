@@ -10,11 +10,10 @@ before training, and ``--resume`` refuses a config that differs from it. ``--out
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.train.config import CONFIG_FILE, NO_FLAG, TrainConfig, phase_classes
+from mentor_agents.train.config import NO_FLAG, TrainConfig, phase_classes
 from mentor_agents.train.flags import add_dataclass_flags, flags_given
 from mentor_agents.train.methods import methods
 
@@ -75,69 +74,18 @@ def resolve(args: argparse.Namespace) -> TrainConfig:
         raise SystemExit(f"mentor train: {exc}") from exc
 
 
-def _prepare_out(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> None:
-    """Refuse to clobber or silently continue a run: ``--resume`` needs the same config (``config.json``)."""
-    if not out.exists() or not any(out.iterdir()):
-        return
-    if not resume:
-        if not overwrite:
-            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(out)
-        return
-    if not (out / CONFIG_FILE).is_file():
-        raise SystemExit(
-            f"mentor train: cannot --resume {out}: it has no {CONFIG_FILE} (a run from before configs were "
-            "saved, or not a run directory), so its config cannot be checked; use --overwrite or another --out"
-        )
-    try:
-        saved = TrainConfig.load(out)
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"mentor train: cannot --resume {out}: its {CONFIG_FILE} is unreadable ({exc})") from exc
-    changes = saved.changes(cfg)
-    if changes:
-        listed = "\n  ".join(changes)
-        raise SystemExit(
-            f"mentor train: --resume {out} with a different config (saved in {out / CONFIG_FILE}):\n  {listed}\n"
-            "pass the same flags as the run had, or start another run with a new --out or --overwrite"
-        )
-
-
 def train(args: argparse.Namespace) -> Path:
     """Run the requested method; returns the directory of the final model."""
-    import torch
-
-    from mentor_agents.models import load_preset
-    from mentor_agents.teachers import OracleTeacher
-    from mentor_agents.train.grpo import train_grpo
-    from mentor_agents.train.sft import train_sft
+    from mentor_agents.train.run import prepare_out, run_training
 
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
     cfg = resolve(args)
     out = Path(args.out)
-    _prepare_out(out, cfg, args.resume, args.overwrite)
-    if cfg.grpo is not None and cfg.grpo.ray_workers:  # checked before any training, so a bad cluster fails fast
-        from mentor_agents.distributed.cluster import check_capacity, ensure_ray
-
-        try:
-            threads = cfg.grpo.rollout_threads or torch.get_num_threads()
-            ray = ensure_ray(cfg.grpo.ray_address)
-            check_capacity(ray, cfg.grpo.rollout_workers, threads, fixed_cluster=cfg.grpo.ray_address is None)
-        except ValueError as exc:
-            raise SystemExit(f"mentor train: {exc}") from exc
-    cfg.save(out)  # before training: a crashed run still says what it was
-    model, tokenizer = load_preset(cfg.preset, seed=cfg.seed)
-    if cfg.sft is not None:
-        conversations = OracleTeacher(cfg.env, split="train", tasks_file=cfg.tasks_file).conversations()
-        sft_out = out / "sft" if cfg.grpo is not None else out
-        model = train_sft(cfg.sft, model, tokenizer, conversations, sft_out, args.resume, not args.quiet)
-    if cfg.grpo is not None:
-        grpo_out = out / "grpo" if cfg.sft is not None else out
-        model = train_grpo(cfg.grpo, model, tokenizer, grpo_out, args.resume, not args.quiet)
-    final = out / "final_model"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    return final
+    prepare_out(out, cfg, args.resume, args.overwrite)
+    return run_training(cfg, out, args.resume, not args.quiet)
 
 
 def add_train_command(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,548 @@
+"""The benchmark grid: methods x seeds at equal compute, each cell trained then evaluated, resumable.
+
+A :class:`Grid` is resolved once from the preset and the flags and saved as ``<out>/bench_config.json``
+before anything runs. Equal compute is built into it: every RL cell gets the *same* GRPO config (steps,
+prompts per step, group size, tokens per turn, turns, every other knob) and differs only in ``reward``
+and ``seed``; the SFT cell's steps are chosen so that it sees as many examples as an RL cell samples
+trajectories (``ceil(grpo.steps x prompts_per_step x group_size / sft.batch_size)``) unless
+``--sft.steps`` is given. ``base`` trains nothing: the preset's model itself, saved like the others.
+
+Each cell ``<out>/<method>/seed<k>/`` is a ``mentor train`` run directory (``config.json``, checkpoints,
+``metrics.jsonl``, ``final_model/``) plus ``trained.json`` (written once training has finished) and
+``eval.json`` (a ``mentor eval`` results file, greedy, on the grid's eval settings). The files are the
+state: a cell with a valid ``eval.json`` is done and never touched again; a trained cell is only
+(re-)evaluated, resuming its episodes file; a cell whose training stopped resumes from its last
+checkpoint. With ``start="sft"`` the RL cells start from the same seed's ``sft`` cell's model (GRPO
+only, so SFT is trained once per seed rather than once per reward).
+
+Training goes through a ``train_fn`` the caller supplies (the ``mentor bench`` command passes one that
+runs ``mentor train``'s own code path); this module does not import the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mentor_agents.train.config import NO_FLAG, NOT_COMPARED, GRPOConfig, SFTConfig, TrainConfig
+from mentor_agents.train.methods import rl_methods
+
+GRID_VERSION = 1
+"""Version of the ``bench_config.json`` layout."""
+
+BENCH_CONFIG = "bench_config.json"
+TRAINED = "trained.json"
+"""Written in a cell once its training has finished (its ``final_model`` is complete)."""
+EVAL = "eval.json"
+BASELINES = ("base", "sft")
+"""Methods that are not a reward: ``base`` (no training) and ``sft``."""
+STARTS = ("instruct", "sft")
+DEFAULT_METHODS = (
+    "base",
+    "sft",
+    "sparse",
+    "mentor",
+    "mentor_no_match",
+    "mentor_partial",
+    "mentor_f1",
+    "strict",
+    "toolrl",
+)
+"""The issue's grid: the paper's baselines and MENTOR's reward ablations."""
+
+RL_SHARED_EXCLUDED = ("env_id", "tasks_file", "reward", "seed")
+"""GRPOConfig fields not in the grid's shared RL config: set per run (env) or per cell (reward, seed)."""
+
+TrainFn = Callable[[TrainConfig, Path, bool], Path]
+"""``train_fn(config, cell_dir, progress)``: run (or resume) ``mentor train`` with ``config`` into
+``cell_dir`` and return its ``final_model`` directory."""
+
+
+class GridMismatch(ValueError):
+    """``<out>`` holds a grid whose ``bench_config.json`` differs from the one asked for."""
+
+
+def method_choices() -> tuple[str, ...]:
+    return (*BASELINES, *rl_methods())
+
+
+def check_methods(methods: Iterable[str]) -> list[str]:
+    """The methods, validated: known names, no duplicates (``sft+<reward>`` is ``--start sft``)."""
+    out: list[str] = []
+    choices = method_choices()
+    for name in methods:
+        if name.startswith("sft+") and name[4:] in rl_methods():
+            raise ValueError(
+                f"method {name!r}: a grid runs SFT-then-RL cells with --start sft and the plain reward name "
+                f"({name[4:]!r}); every RL cell then starts from the same seed's sft cell"
+            )
+        if name not in choices:
+            raise ValueError(f"unknown method {name!r}; choose from {', '.join(choices)}")
+        if name in out:
+            raise ValueError(f"method {name!r} given twice")
+        out.append(name)
+    if not out:
+        raise ValueError("no methods given")
+    return out
+
+
+@dataclass
+class EvalSettings:
+    """How every cell is evaluated: greedy, one sample per task, the same stratified sample of tasks."""
+
+    envs: list[str] = field(default_factory=lambda: ["paper"])
+    """Env ids or protocols (``paper``: Calculator ID/OOD, BFCL, Search)."""
+    episodes: int | None = 200
+    """Tasks per env x split: a seeded sample stratified over axes, categories and templates (None: all)."""
+    sample_seed: int = 0
+    """Seed of that sample: the same tasks for every cell, so cells compare on the same tasks."""
+    max_turns: int = 8
+    """Assistant turns per episode (``mentor eval``'s default)."""
+    max_new_tokens: int = 256
+    """Tokens per assistant turn."""
+    batch_size: int = 8
+    """Episodes per rollout batch."""
+    reward: str = "mentor"
+    """Reward reported besides success."""
+
+    def config(self, agent: str, out: Path, threads: int = 0, progress: bool = True) -> Any:
+        """The ``EvalConfig`` of one cell (temperature 0: greedy, so the run seed changes nothing)."""
+        from mentor_agents.agents import AgentOptions
+        from mentor_agents.eval.run import EvalConfig
+
+        return EvalConfig(
+            agent=agent,
+            envs=list(self.envs),
+            episodes=self.episodes,
+            sample_seed=self.sample_seed,
+            samples=1,
+            seed=0,
+            reward=self.reward,
+            max_turns=self.max_turns,
+            options=AgentOptions(0.0, 1.0, self.max_new_tokens, self.batch_size),
+            out=str(out),
+            threads=threads,
+            progress=progress,
+        )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One method x seed of the grid, in ``<out>/<method>/seed<seed>``."""
+
+    method: str
+    seed: int
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}/seed{self.seed}"
+
+    @property
+    def final_model(self) -> Path:
+        return self.path / "final_model"
+
+    @property
+    def eval_path(self) -> Path:
+        return self.path / EVAL
+
+    def trained(self) -> bool:
+        return (self.path / TRAINED).is_file()
+
+    def evaluated(self) -> bool:
+        """Whether ``eval.json`` exists and validates (it is written atomically, so it is whole or absent)."""
+        if not self.eval_path.is_file():
+            return False
+        from mentor_agents.eval.run import validate_results
+
+        try:
+            validate_results(json.loads(self.eval_path.read_text()))
+        except Exception:  # unreadable or invalid: evaluate again (the episodes file keeps what was played)
+            return False
+        return True
+
+    def status(self) -> str:
+        """``done`` (evaluated), ``trained``, ``training`` (stopped part-way: resumes) or ``pending``."""
+        if self.evaluated():
+            return "done"
+        if self.trained():
+            return "trained"
+        if self.path.is_dir() and any(self.path.iterdir()):
+            return "training"
+        return "pending"
+
+
+@dataclass
+class Grid:
+    """The resolved grid: what ``bench_config.json`` holds, and the source of every cell's config."""
+
+    preset: str = "tiny"
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    start: str = "instruct"
+    """``instruct``: every method starts from the preset's model; ``sft``: RL cells start from the sft cell."""
+    train_env: str = "tooluse/Calculator-v0"
+    tasks_file: str | None = None
+    sft: dict[str, Any] | None = None
+    """SFTConfig of the sft cell, ``seed`` aside (None: no cell runs SFT)."""
+    grpo: dict[str, Any] | None = None
+    """GRPOConfig shared by every RL cell, ``env_id``/``tasks_file``/``reward``/``seed`` aside."""
+    compute: dict[str, Any] = field(default_factory=dict)
+    """The equal-compute numbers and the rule that set the SFT steps."""
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    # --- resolving -------------------------------------------------------------------------------------
+
+    @classmethod
+    def resolve(
+        cls,
+        preset: str = "tiny",
+        methods: Iterable[str] = DEFAULT_METHODS,
+        seeds: Iterable[int] = (0, 1, 2),
+        start: str = "instruct",
+        train_env: str = "tooluse/Calculator-v0",
+        tasks_file: str | None = None,
+        sft: dict[str, Any] | None = None,
+        grpo: dict[str, Any] | None = None,
+        eval: EvalSettings | None = None,
+    ) -> Grid:
+        """The grid from the flags: ``sft`` / ``grpo`` hold the ``--sft.*`` / ``--grpo.*`` values given.
+
+        Raises ``ValueError`` for an unknown method, a phase flag no cell uses, a per-cell field given
+        for the whole grid (``seed``), ``--start sft`` without an ``sft`` cell, or a bad eval setting.
+        """
+        methods = check_methods(methods)
+        seeds = list(seeds)
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be distinct non-negative integers, not {seeds}")
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, not {start!r}")
+        if start == "sft" and "sft" not in methods:
+            raise ValueError("--start sft: the RL cells start from each seed's sft cell, so add sft to --methods")
+        rl = [m for m in methods if m not in BASELINES]
+        sft_given, grpo_given = dict(sft or {}), dict(grpo or {})
+        for prefix, given, used, who in (
+            ("sft", sft_given, "sft" in methods, "no sft cell"),
+            ("grpo", grpo_given, bool(rl), "no RL method"),
+        ):
+            fixed = [k for k in given if k == "seed" or k in NO_FLAG[prefix]]
+            if fixed:
+                raise ValueError(
+                    f"--{prefix}.{fixed[0]}: set per cell by the grid (seed from --seeds, env from --train-env)"
+                )
+            if given and not used:
+                raise ValueError(f"--{prefix}.{next(iter(given))}: the grid has {who}")
+        grpo_cfg = None
+        if rl:
+            grpo_cfg = TrainConfig.resolve(preset, rl[0], train_env, 0, tasks_file, grpo=grpo_given).grpo
+        sft_cfg, rule = None, None
+        if "sft" in methods:
+            sft_cfg = TrainConfig.resolve(preset, "sft", train_env, 0, tasks_file, sft=sft_given).sft
+            assert sft_cfg is not None
+            if "steps" in sft_given:
+                rule = "given: --sft.steps"
+            elif grpo_cfg is not None:
+                trajectories = grpo_cfg.steps * grpo_cfg.prompts_per_step * grpo_cfg.group_size
+                steps = max(1, math.ceil(trajectories / sft_cfg.batch_size))
+                sft_cfg = dataclasses.replace(sft_cfg, steps=steps)
+                rule = (
+                    "matched: sft.steps = ceil(grpo.steps x grpo.prompts_per_step x grpo.group_size / "
+                    "sft.batch_size), so SFT sees as many examples as an RL cell samples trajectories"
+                )
+            else:
+                rule = "default: the preset's sft.steps (no RL cell to match)"
+        settings = eval or EvalSettings()
+        settings.config("hf:unused", Path("unused"))  # EvalConfig's own checks: counts, reward
+        from mentor_agents.eval.slots import resolve_slots
+
+        resolve_slots(list(settings.envs), None)  # an unknown env or protocol fails now, not after training
+        grid = cls(
+            preset=preset,
+            methods=methods,
+            seeds=seeds,
+            start=start,
+            train_env=train_env,
+            tasks_file=tasks_file,
+            sft=_without(sft_cfg, ("seed",)),
+            grpo=_without(grpo_cfg, RL_SHARED_EXCLUDED),
+            eval=settings,
+        )
+        grid.compute = grid._compute(rule)
+        return grid
+
+    def _compute(self, sft_rule: str | None) -> dict[str, Any]:
+        """What equal compute means for this grid, in numbers."""
+        out: dict[str, Any] = {"start": self.start}
+        if self.grpo is not None:
+            g = self.grpo
+            trajectories = g["steps"] * g["prompts_per_step"] * g["group_size"]
+            out["rl"] = {
+                "rule": "every RL cell runs this one GRPO config; only reward and seed differ",
+                "steps": g["steps"],
+                "prompts_per_step": g["prompts_per_step"],
+                "group_size": g["group_size"],
+                "trajectories": trajectories,
+                "optimizer_updates": g["steps"] * g["ppo_epochs"] * (g["prompts_per_step"] // g["ppo_mini_batch"]),
+                "max_turns": g["max_turns"],
+                "max_new_tokens": g["max_new_tokens"],
+                "max_generated_tokens": trajectories * g["max_turns"] * g["max_new_tokens"],
+            }
+        if self.sft is not None:
+            s = self.sft
+            out["sft"] = {
+                "rule": sft_rule,
+                "steps": s["steps"],
+                "batch_size": s["batch_size"],
+                "examples": s["steps"] * s["batch_size"],
+            }
+            if self.start == "sft" and self.grpo is not None:
+                out["sft"]["note"] = "with start=sft every RL cell also has its seed's SFT phase behind it"
+        return out
+
+    # --- cells -----------------------------------------------------------------------------------------
+
+    def cells(self, out: str | Path) -> list[Cell]:
+        """Every cell in run order: seed by seed (so paired comparisons fill in early), base and sft first."""
+        order = [m for m in self.methods if m in BASELINES] + [m for m in self.methods if m not in BASELINES]
+        return [Cell(m, s, Path(out) / m / f"seed{s}") for s in self.seeds for m in order]
+
+    def init_of(self, cell: Cell) -> Path | None:
+        """The model an RL cell starts from with ``start="sft"`` (the seed's sft cell); None: the preset's."""
+        if self.start == "sft" and cell.method not in BASELINES:
+            return cell.path.parent.parent / "sft" / f"seed{cell.seed}" / "final_model"
+        return None
+
+    def train_config(self, cell: Cell) -> TrainConfig | None:
+        """The ``mentor train`` config of a cell (None for ``base``, which trains nothing)."""
+        if cell.method == "base":
+            return None
+        if cell.method == "sft":
+            assert self.sft is not None
+            sft = SFTConfig(**self.sft, seed=cell.seed)
+            return TrainConfig(self.preset, "sft", self.train_env, cell.seed, self.tasks_file, sft, None)
+        assert self.grpo is not None
+        grpo = GRPOConfig(
+            **self.grpo, env_id=self.train_env, tasks_file=self.tasks_file, reward=cell.method, seed=cell.seed
+        )
+        init = self.init_of(cell)
+        preset = self.preset if init is None else f"hf:{init.resolve()}"
+        return TrainConfig(preset, cell.method, self.train_env, cell.seed, self.tasks_file, None, grpo)
+
+    # --- saving and comparing ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": GRID_VERSION}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = dataclasses.asdict(value) if f.name == "eval" else value
+        return json.loads(json.dumps(out))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Grid:
+        if data.get("version") != GRID_VERSION:
+            raise ValueError(f"bench config version {data.get('version')!r}; this mentor reads {GRID_VERSION}")
+        values = {k: v for k, v in data.items() if k != "version"}
+        values["eval"] = EvalSettings(**values["eval"])
+        return cls(**values)
+
+    def save(self, out: str | Path) -> Path:
+        path = Path(out) / BENCH_CONFIG
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, out: str | Path) -> Grid:
+        return cls.from_dict(json.loads((Path(out) / BENCH_CONFIG).read_text()))
+
+    def changes(self, new: Grid) -> list[str]:
+        """What ``new`` changes that a continued grid must not: ``"grpo.lr: 0.0001 -> 0.0002"`` per key.
+
+        A grid may grow (more methods, more seeds: the cells already there stay valid); it may not
+        drop a method or seed, nor change anything that decides what a cell computes.
+        """
+        old_flat, new_flat = _flat(self.to_dict()), _flat(new.to_dict())
+        lines = []
+        for key in sorted(old_flat.keys() | new_flat.keys()):
+            if key in NOT_COMPARED:  # checkpointing and Ray placement do not change results
+                continue
+            if key in ("methods", "seeds"):
+                dropped = [v for v in old_flat[key] if v not in new_flat[key]]
+                if dropped:
+                    lines.append(f"{key}: {json.dumps(dropped)} dropped (a grid may grow, not shrink)")
+            elif old_flat.get(key, "(unset)") != new_flat.get(key, "(unset)"):
+                before, after = (json.dumps(f.get(key, "(unset)")) for f in (old_flat, new_flat))
+                lines.append(f"{key}: {before} -> {after}")
+        return lines
+
+    def grown(self, new: Grid) -> Grid:
+        """``new`` with this grid's methods and seeds first (after :meth:`changes` found nothing else), so
+        the grid keeps its order, grows by what ``new`` adds, and takes ``new``'s execution-only settings."""
+        methods = self.methods + [m for m in new.methods if m not in self.methods]
+        seeds = self.seeds + [s for s in new.seeds if s not in self.seeds]
+        return dataclasses.replace(new, methods=methods, seeds=seeds)
+
+
+def _without(cfg: Any, keys: Iterable[str]) -> dict[str, Any] | None:
+    if cfg is None:
+        return None
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in set(keys)}
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+
+def prepare(grid: Grid, out: str | Path) -> Grid:
+    """Check ``grid`` against the one saved in ``out`` and save the grid that will run.
+
+    A new ``out`` gets ``bench_config.json``; the same config continues; added methods or seeds grow it;
+    anything else raises :class:`GridMismatch` listing the changes.
+    """
+    out = Path(out)
+    path = out / BENCH_CONFIG
+    if path.is_file():
+        try:
+            saved = Grid.load(out)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise GridMismatch(f"{path} is unreadable ({exc})") from exc
+        changes = saved.changes(grid)
+        if changes:
+            listed = "\n  ".join(changes)
+            raise GridMismatch(
+                f"{out} holds a grid with a different config (saved in {path}):\n  {listed}\n"
+                "pass the flags it was started with (more --methods or --seeds may be added), use --report-only "
+                "to rebuild its report, or choose another --out"
+            )
+        grid = saved.grown(grid)
+    elif out.is_dir() and any(out.iterdir()):
+        raise GridMismatch(f"{out} is not empty and holds no {BENCH_CONFIG}: choose another --out")
+    grid.save(out)
+    return grid
+
+
+def save_base(grid: Grid, cell: Cell) -> Path:
+    """The ``base`` cell: the preset's model (seeded init for ``tiny``), saved as a loadable model dir."""
+    from mentor_agents.models import load_preset
+
+    model, tokenizer = load_preset(grid.preset, seed=cell.seed)
+    model.save_pretrained(cell.final_model)
+    tokenizer.save_pretrained(cell.final_model)
+    return cell.final_model
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_cell(
+    grid: Grid, cell: Cell, train_fn: TrainFn, threads: int = 0, progress: bool = True
+) -> dict[str, float | None]:
+    """Train (or resume) and evaluate one cell; returns the wall seconds of each part (None: not run)."""
+    from mentor_agents.eval import run as eval_run
+
+    walls: dict[str, float | None] = {"train": None, "eval": None}
+    if not cell.trained():
+        init = grid.init_of(cell)
+        if init is not None and not (init.parent / TRAINED).is_file():
+            raise RuntimeError(f"{cell.name} starts from {init}, which has not finished training")
+        started = time.perf_counter()
+        cfg = grid.train_config(cell)
+        cell.path.mkdir(parents=True, exist_ok=True)
+        if cfg is None:
+            save_base(grid, cell)
+        else:
+            train_fn(cfg, cell.path, progress)
+        walls["train"] = time.perf_counter() - started
+        marker = {
+            "method": cell.method,
+            "seed": cell.seed,
+            "init": str(init) if init is not None else grid.preset,
+            "wall_s": walls["train"],
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (cell.path / TRAINED).write_text(json.dumps(marker, indent=1) + "\n")
+    if not cell.evaluated():
+        started = time.perf_counter()
+        # hf:<cell dir> loads its final_model and records the cell's config.json in the results' "agent"
+        config = grid.eval.config(f"hf:{cell.path.resolve()}", cell.eval_path, threads, progress)
+        try:
+            eval_run.run_evaluation(config)
+        except eval_run.ResumeMismatch as exc:  # e.g. the grid moved: its absolute model path changed
+            _say(f"  {cell.name}: its partial evaluation cannot be continued ({exc}); evaluating afresh")
+            eval_run.run_evaluation(config, overwrite=True)
+        walls["eval"] = time.perf_counter() - started
+    _release_memory()
+    return walls
+
+
+def _release_memory() -> None:
+    """Free the cell's models before the next cell loads its own (a long grid on one GPU)."""
+    import gc
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_grid(
+    grid: Grid,
+    out: str | Path,
+    train_fn: TrainFn,
+    threads: int = 0,
+    progress: bool = True,
+    after_cell: Callable[[Grid, Path], Any] | None = None,
+) -> Grid:
+    """Run every cell not done yet, one line per cell on stderr; returns the grid that ran (maybe grown).
+
+    ``after_cell(grid, out)`` runs after each cell (``mentor bench`` rewrites ``bench.json`` there, so a
+    long grid can be watched and a stopped one still has its results so far).
+    """
+    out = Path(out)
+    grid = prepare(grid, out)
+    cells = grid.cells(out)
+    start = time.perf_counter()
+    done_before = sum(cell.evaluated() for cell in cells)
+    _say(f"bench {out}: {len(cells)} cells ({done_before} done before), preset {grid.preset}, start {grid.start}")
+    for index, cell in enumerate(cells, 1):
+        head = f"[{index}/{len(cells)}] {cell.name}"
+        status = cell.status()
+        if status == "done":
+            _say(f"{head}: done earlier")
+            continue
+        if status == "training":
+            _say(f"{head}: resuming its training")
+        walls = run_cell(grid, cell, train_fn, threads, progress)
+        parts = [f"{part} {wall:.1f}s" for part, wall in walls.items() if wall is not None]
+        score = _mean_headline(cell.eval_path)
+        shown = f", mean score {score:.3f}" if score is not None else ""
+        _say(f"{head}: {', '.join(parts)}{shown} (grid {time.perf_counter() - start:.0f}s)")
+        if after_cell is not None:
+            after_cell(grid, out)
+    return grid
+
+
+def _mean_headline(path: Path) -> float | None:
+    values = [s["headline"]["value"] for s in json.loads(path.read_text())["results"]]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None

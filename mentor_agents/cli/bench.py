@@ -1,0 +1,153 @@
+"""``mentor bench``: the distillation benchmark grid, methods x seeds at equal compute, and its report.
+
+  mentor bench --preset smollm2-135m --methods base sft sparse mentor mentor_no_match --seeds 0 1 2 \\
+      --grpo.steps 50 --episodes 200 --env paper --out runs/bench        # rerun the same line to continue
+  mentor bench --out runs/bench --report-only                            # bench.json/.md/.html from what finished
+
+Every cell is trained through ``mentor train``'s own code path (:func:`train_cell` calls
+``mentor_agents.train.run``), then evaluated with ``mentor eval``'s ``run_evaluation``; the grid
+itself is ``mentor_agents.bench``. ``--sft.*`` / ``--grpo.*`` set the grid's one SFT config and its one
+GRPO config (shared by every RL cell); ``seed`` is per cell (``--seeds``) and has no flag here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mentor_agents.bench.grid import DEFAULT_METHODS, STARTS, method_choices
+from mentor_agents.train.config import NO_FLAG, TrainConfig, phase_classes
+from mentor_agents.train.flags import add_dataclass_flags, flags_given
+
+DESCRIPTION = """\
+Train and evaluate a grid of methods x seeds at equal compute, then report mean ± 95% CI per slot.
+
+Methods: base (the preset's model, untrained), sft, and any reward name (GRPO with that reward). All RL
+cells share one GRPO config (same steps, prompts per step, group size, tokens); the sft cell's steps are
+matched to the RL cells' trajectories unless --sft.steps is given. --start sft starts every RL cell
+from the same seed's sft model. Each cell is <out>/<method>/seed<k>/ with final_model/ (loadable with
+mentor eval --agent hf:...) and eval.json; the grid's config is <out>/bench_config.json, and rerunning
+continues where it stopped (a different config is refused; more methods or seeds extend the grid).
+Outputs: bench.json (schema-validated), bench.md, bench.html, learning_curves.png, similarity_vs_success.png.
+
+  mentor bench --preset smollm2-135m --methods base sft sparse mentor --seeds 0 1 2 --grpo.steps 50 --out runs/bench
+  mentor bench --preset tiny --methods base sft sparse mentor --seeds 0 1 --grpo.steps 2 --episodes 8 \\
+      --env tooluse/Calculator-v0 --out runs/bench-smoke
+  mentor bench --out runs/bench --report-only
+"""
+
+PHASE_TITLES = {
+    "sft": "SFT config of the sft cell (SFTConfig; steps: matched to the RL cells unless given)",
+    "grpo": "GRPO config shared by every RL cell (GRPOConfig; reward = the method, seed = the cell's)",
+}
+
+
+def train_cell(cfg: TrainConfig, out: Path, progress: bool) -> Path:
+    """Run (or resume) ``cfg`` into ``out`` through ``mentor train``'s own code path; returns its final model dir.
+
+    An empty ``out`` starts afresh; a stopped run continues from its checkpoint, and a run with another
+    config is refused (``prepare_out``).
+    """
+    from mentor_agents.train import run as train_run
+
+    train_run.prepare_out(out, cfg, resume=True, overwrite=False)
+    return train_run.run_training(cfg, out, resume=True, progress=progress)
+
+
+def run_bench(args: argparse.Namespace) -> str:
+    from mentor_agents.bench.grid import EvalSettings, Grid, GridMismatch, run_grid
+    from mentor_agents.bench.report import matplotlib_missing, write_report
+
+    out = Path(args.out)
+    if args.report_only:
+        try:
+            grid = Grid.load(out)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"mentor bench: {out} holds no bench_config.json: nothing to report") from exc
+    else:
+        given = {prefix: flags_given(args, cls, prefix) for prefix, cls in phase_classes().items()}
+        settings = EvalSettings(
+            envs=args.env,
+            episodes=args.episodes,
+            sample_seed=args.sample_seed,
+            max_turns=args.max_turns,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            reward=args.reward,
+        )
+        try:
+            grid = Grid.resolve(
+                args.preset,
+                args.methods,
+                args.seeds,
+                args.start,
+                args.train_env,
+                args.tasks_file,
+                sft=given["sft"],
+                grpo=given["grpo"],
+                eval=settings,
+            )
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"mentor bench: {exc}") from exc
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+
+        def report_so_far(grid: Grid, out: Path) -> None:
+            write_report(grid, out, plots=False)
+
+        try:
+            grid = run_grid(grid, out, train_cell, args.threads, not args.quiet, after_cell=report_so_far)
+        except GridMismatch as exc:
+            raise SystemExit(f"mentor bench: {exc}") from exc
+    written = write_report(grid, out)
+    if matplotlib_missing():
+        print("mentor bench: matplotlib is not installed (the [plot] extra): no PNGs", file=sys.stderr)
+    return json.dumps({k: str(v) for k, v in written.items()})
+
+
+def add_bench_command(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser(
+        "bench",
+        help="benchmark grid: methods x seeds at equal compute, mean ± CI report (resumable)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    g = b.add_argument_group("grid (saved in <out>/bench_config.json)")
+    g.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path> (default: tiny)")
+    g.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(DEFAULT_METHODS),
+        metavar="METHOD",
+        help=f"from {', '.join(method_choices())} (default: {' '.join(DEFAULT_METHODS)})",
+    )
+    g.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1, 2], help="a cell per method and seed (default: 0 1 2)"
+    )
+    g.add_argument(
+        "--start", choices=STARTS, default="instruct", help="RL from the preset's model, or from the sft cell's"
+    )
+    g.add_argument("--train-env", default="tooluse/Calculator-v0", help="env trained on (default: %(default)s)")
+    g.add_argument("--tasks-file", default=None, help="train on these tasks and references (mentor teach output)")
+    e = b.add_argument_group("evaluation of every cell (greedy, one sample per task)")
+    e.add_argument("--env", nargs="+", default=["paper"], help="env ids and/or protocols (default: paper)")
+    e.add_argument("--episodes", type=int, default=200, help="stratified tasks per env x split (default: 200)")
+    e.add_argument("--sample-seed", type=int, default=0, help="seed of that sample: the same tasks for every cell")
+    e.add_argument("--max-turns", type=int, default=8)
+    e.add_argument("--max-new-tokens", type=int, default=256)
+    e.add_argument("--batch-size", type=int, default=8, help="episodes per rollout batch")
+    e.add_argument("--reward", default="mentor", help="reward reported besides success (default: mentor)")
+    x = b.add_argument_group("execution (not part of the config)")
+    x.add_argument("--out", required=True, help="grid directory: bench_config.json, <method>/seed<k>/, the report")
+    x.add_argument("--report-only", action="store_true", help="rebuild the report from the finished cells in --out")
+    x.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    x.add_argument("--quiet", action="store_true", help="no progress bars (one line per cell still)")
+    for prefix, cls in phase_classes().items():
+        exclude = (*NO_FLAG[prefix], "seed")
+        add_dataclass_flags(b, cls, prefix, exclude=exclude, title=PHASE_TITLES[prefix])
+    b.set_defaults(func=run_bench)

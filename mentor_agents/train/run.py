@@ -1,0 +1,80 @@
+"""Running a resolved ``TrainConfig`` into a run directory: SFT, GRPO or SFT then GRPO, then the final model.
+
+The one code path behind ``mentor train`` and every cell of ``mentor bench``. A run directory holds
+``config.json`` (written before training, so a crashed run still says what it was), checkpoints and
+metrics per phase (``sft/`` and ``grpo/`` when both run), and ``final_model/`` (a loadable HF directory).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mentor_agents.train.config import CONFIG_FILE, TrainConfig
+
+
+def prepare_out(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber or silently continue a run: resuming needs the same config (``config.json``).
+
+    Raises ``SystemExit`` with the reason (the messages name ``mentor train``'s flags).
+    """
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not resume:
+        if not overwrite:
+            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
+        shutil.rmtree(out)
+        return
+    if not (out / CONFIG_FILE).is_file():
+        raise SystemExit(
+            f"mentor train: cannot --resume {out}: it has no {CONFIG_FILE} (a run from before configs were "
+            "saved, or not a run directory), so its config cannot be checked; use --overwrite or another --out"
+        )
+    try:
+        saved = TrainConfig.load(out)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"mentor train: cannot --resume {out}: its {CONFIG_FILE} is unreadable ({exc})") from exc
+    changes = saved.changes(cfg)
+    if changes:
+        listed = "\n  ".join(changes)
+        raise SystemExit(
+            f"mentor train: --resume {out} with a different config (saved in {out / CONFIG_FILE}):\n  {listed}\n"
+            "pass the same flags as the run had, or start another run with a new --out or --overwrite"
+        )
+
+
+def run_training(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True) -> Path:
+    """Train ``cfg`` into ``out`` (continuing its checkpoints when ``resume``); returns ``out/final_model``.
+
+    Call :func:`prepare_out` first. A Ray cluster too small for ``grpo.ray_workers`` is refused before
+    any training (``SystemExit``).
+    """
+    import torch
+
+    from mentor_agents.models import load_preset
+    from mentor_agents.teachers import OracleTeacher
+    from mentor_agents.train.grpo import train_grpo
+    from mentor_agents.train.sft import train_sft
+
+    if cfg.grpo is not None and cfg.grpo.ray_workers:  # checked before any training, so a bad cluster fails fast
+        from mentor_agents.distributed.cluster import check_capacity, ensure_ray
+
+        try:
+            threads = cfg.grpo.rollout_threads or torch.get_num_threads()
+            ray = ensure_ray(cfg.grpo.ray_address)
+            check_capacity(ray, cfg.grpo.rollout_workers, threads, fixed_cluster=cfg.grpo.ray_address is None)
+        except ValueError as exc:
+            raise SystemExit(f"mentor train: {exc}") from exc
+    cfg.save(out)  # before training: a crashed run still says what it was
+    model, tokenizer = load_preset(cfg.preset, seed=cfg.seed)
+    if cfg.sft is not None:
+        conversations = OracleTeacher(cfg.env, split="train", tasks_file=cfg.tasks_file).conversations()
+        sft_out = out / "sft" if cfg.grpo is not None else out
+        model = train_sft(cfg.sft, model, tokenizer, conversations, sft_out, resume, progress)
+    if cfg.grpo is not None:
+        grpo_out = out / "grpo" if cfg.sft is not None else out
+        model = train_grpo(cfg.grpo, model, tokenizer, grpo_out, resume, progress)
+    final = out / "final_model"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    return final
