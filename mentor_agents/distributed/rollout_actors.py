@@ -109,14 +109,17 @@ class RayRolloutWorkers:
         self.pool.shutdown()
 
 
-def hf_policy_on_cpu(model: Any, tokenizer: Any, torch_threads: int | None = None) -> tuple[Any, Any]:
-    """A ``policy_factory`` for ``RayRolloutWorkers``: an ``HFPolicy`` over a copy of the learner's model."""
+def hf_policy_on_cpu(
+    model: Any, tokenizer: Any, torch_threads: int | None = None, precision: str = "auto"
+) -> tuple[Any, Any]:
+    """A ``policy_factory`` for ``RayRolloutWorkers``: an ``HFPolicy`` over a copy of the learner's model,
+    generating in the learner's ``precision`` (so Ray and in-process rollouts sample the same tokens)."""
     import torch
 
     from mentor_agents.policies.hf import HFPolicy
 
     set_torch_threads(torch_threads)
-    return HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32), tokenizer
+    return HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32, precision=precision), tokenizer
 
 
 def ray_rollout_workers(
@@ -127,13 +130,14 @@ def ray_rollout_workers(
     env_kwargs: dict[str, Any],
     threads: int,
     address: str | None = None,
+    precision: str = "auto",
 ) -> RayRolloutWorkers:
     """Rollout actors for GRPO, each with a CPU copy of ``model`` (re-synced by the trainer every step),
     ``threads`` torch threads and as many CPUs reserved."""
     import copy
     import functools
 
-    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, threads)
+    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, threads, precision)
     return RayRolloutWorkers(
         factory,
         env_id,

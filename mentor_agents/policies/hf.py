@@ -18,6 +18,7 @@ import torch
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.tokenizer import encode, render
 from mentor_agents.train.common import autocast
+from mentor_agents.train.precision import resolve_precision
 
 
 def default_device_dtype() -> tuple[torch.device, torch.dtype]:
@@ -71,10 +72,19 @@ class HFPolicy:
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         batch_size: int = 32,
+        precision: str = "auto",
     ) -> None:
+        """``dtype``: the weights' dtype (default: bf16 on a GPU under ``precision="auto"``, else fp32).
+        ``precision``: the autocast the decode loop runs under (``mentor_agents.train.precision``): ``auto``
+        (bf16 on a GPU, none on CPU), ``bf16`` (on either; fp32 with a warning on a CPU without
+        AMX/AVX-512-BF16) or ``fp32``. Log-probs are computed from fp32 logits either way."""
         auto_device, auto_dtype = default_device_dtype()
         self.device = torch.device(device) if device is not None else auto_device
-        # trainers pass dtype=torch.float32 (fp32 master weights; bf16 autocast on GPU)
+        resolve_precision(precision, self.device)  # a ValueError or the fallback warning now, not mid-rollout
+        self.precision = precision
+        if dtype is None and precision != "auto":
+            auto_dtype = torch.float32  # an explicit precision sets the compute dtype; weights stay fp32
+        # trainers pass dtype=torch.float32 (fp32 master weights; bf16 autocast on GPU or with precision="bf16")
         self.model = model.to(self.device, dtype=dtype or auto_dtype)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -122,7 +132,7 @@ class HFPolicy:
     def _generate_batch(
         self, prompts: list[list[int]], sampling: SamplingParams, generator: torch.Generator | None
     ) -> list[Generation]:
-        with autocast(self.device):
+        with autocast(self.device, self.precision):
             return self._decode(prompts, sampling, generator)
 
     def _decode(

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from mentor_agents.train.losses import entropy_from_logits, token_logprobs
+from mentor_agents.train.precision import resolve_precision
 
 
 def pad_right(rows: Sequence[Sequence[float]], value: float, dtype: torch.dtype, device: Any) -> torch.Tensor:
@@ -17,11 +18,13 @@ def pad_right(rows: Sequence[Sequence[float]], value: float, dtype: torch.dtype,
     return torch.tensor([list(r) + [value] * (width - len(r)) for r in rows], dtype=dtype, device=device)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a GPU (fp32 master weights, so lr 1e-6 updates are not rounded away); a no-op on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """The autocast ``precision`` asks for on ``device`` (``precision.resolve_precision``): by default bf16
+    on a GPU and a no-op on CPU. Weights stay fp32 (master weights, so lr 1e-6 updates are not rounded away)."""
+    dtype = resolve_precision(precision, device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 @contextlib.contextmanager
@@ -41,13 +44,20 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def score_tokens(
-    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, temperature: float = 1.0, entropy: bool = False
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    temperature: float = 1.0,
+    entropy: bool = False,
+    precision: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-prob of each token given its prefix (and optionally the entropy there), shape ``[B, T-1]``.
+    """Log-prob of each token given its prefix (and optionally the entropy there), shape ``[B, T-1]``, fp32.
 
-    Position ``t`` scores ``input_ids[:, t + 1]``, so the loss mask is ``loss_mask[:, 1:]``.
+    Position ``t`` scores ``input_ids[:, t + 1]``, so the loss mask is ``loss_mask[:, 1:]``. The forward
+    pass runs under ``autocast(device, precision)``; log-probs and entropy are computed in fp32 from its
+    logits (bf16 under bf16 autocast).
     """
-    with autocast(input_ids.device):
+    with autocast(input_ids.device, precision):
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1]
     logp = token_logprobs(logits, input_ids[:, 1:], temperature)
     ent = entropy_from_logits(logits / (temperature if temperature > 0 else 1.0)) if entropy else None

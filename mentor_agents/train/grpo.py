@@ -60,10 +60,10 @@ def learner_logprobs(
         for chunk in _batches(trajs, cfg.micro_batch):
             ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
             attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
-            logp, _ = score_tokens(model, ids, attn, cfg.temperature)
+            logp, _ = score_tokens(model, ids, attn, cfg.temperature, precision=cfg.precision)
             old += [logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
             if ref is not None:
-                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature)
+                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature, precision=cfg.precision)
                 ref += [ref_logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
     return old, ref
 
@@ -94,7 +94,9 @@ def _optimizer_update(
         ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
         attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
         mask = pad_right([trajs[i].loss_mask for i in chunk], 0, torch.float32, device)[:, 1:]
-        logp, entropy = score_tokens(model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0)
+        logp, entropy = score_tokens(
+            model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0, precision=cfg.precision
+        )
         ref_logp = _pad([ref[i] for i in chunk]) if ref is not None else None
         adv = advantages[chunk.start : chunk.stop].to(device)
         parts = grpo_loss(
@@ -212,7 +214,7 @@ def train_grpo(
 ) -> Any:
     """Run GRPO for ``cfg.steps`` steps, checkpointing under ``out_dir``; returns the trained model."""
     out_dir = Path(out_dir)
-    policy = HFPolicy(model, tokenizer, dtype=torch.float32)
+    policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=cfg.precision)
     model = policy.model
     optimizer = make_optimizer(model, cfg.lr)
     scheduler = make_scheduler(optimizer, cfg.warmup_steps)
@@ -253,7 +255,14 @@ def train_grpo(
 
         threads = cfg.rollout_threads or torch.get_num_threads()
         collector = ray_rollout_workers(
-            model, tokenizer, cfg.env_id, cfg.rollout_workers, env_kwargs, threads, address=cfg.ray_address
+            model,
+            tokenizer,
+            cfg.env_id,
+            cfg.rollout_workers,
+            env_kwargs,
+            threads,
+            address=cfg.ray_address,
+            precision=cfg.precision,
         )
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>

@@ -21,6 +21,7 @@ from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right
 from mentor_agents.train.config import SFTConfig
 from mentor_agents.train.losses import masked_mean
 from mentor_agents.train.metrics import MetricsLog, plot_metrics
+from mentor_agents.train.precision import resolve_precision
 
 
 def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:
@@ -34,13 +35,13 @@ def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:
     return out
 
 
-def sft_step(model: Any, examples: list[tuple[list[int], list[int]]]) -> torch.Tensor:
-    """Token-mean NLL of the assistant tokens of a batch (graph kept for backward)."""
+def sft_step(model: Any, examples: list[tuple[list[int], list[int]]], precision: str = "auto") -> torch.Tensor:
+    """Token-mean NLL of the assistant tokens of a batch (graph kept for backward), forward under ``precision``."""
     device = next(model.parameters()).device
     ids = pad_right([e[0] for e in examples], 0, torch.long, device)
     attn = pad_right([[1] * len(e[0]) for e in examples], 0, torch.long, device)
     mask = pad_right([e[1] for e in examples], 0, torch.float32, device)[:, 1:]
-    logp, _ = score_tokens(model, ids, attn)
+    logp, _ = score_tokens(model, ids, attn, precision=precision)
     return -masked_mean(logp, mask)
 
 
@@ -56,7 +57,9 @@ def train_sft(
     """Train on the teacher's conversations for ``cfg.steps`` steps; checkpoints under ``out_dir``."""
     out_dir = Path(out_dir)
     examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in conversations]
-    model = model.to(default_device_dtype()[0], dtype=torch.float32)
+    device = default_device_dtype()[0]
+    resolve_precision(cfg.precision, device)  # a ValueError or the fallback warning before any work
+    model = model.to(device, dtype=torch.float32)  # fp32 master weights whatever the precision
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.warmup_steps)
     step, cursor = 0, 0
@@ -71,7 +74,7 @@ def train_sft(
         batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
         cursor += cfg.batch_size
         optimizer.zero_grad(set_to_none=True)
-        loss = sft_step(model, batch)
+        loss = sft_step(model, batch, cfg.precision)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
         optimizer.step()
