@@ -80,10 +80,9 @@ def test_unknown_precision_names_the_choices(tokenizer, tiny_model, tmp_path):
         train_sft(SFTConfig(steps=1, precision="fp16"), tiny_model, tokenizer, [], tmp_path, progress=False)
 
 
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="no /proc/cpuinfo (not Linux)")
 def test_cpu_detector_agrees_with_proc_cpuinfo():
     cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
-        pytest.skip("no /proc/cpuinfo")
     flags = set(cpuinfo.read_text().split())
     assert precision.cpu_has_bf16() == any(flag in flags for flag in precision.BF16_CPU_FLAGS)
 
