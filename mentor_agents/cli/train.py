@@ -1,10 +1,11 @@
 """``mentor train``: its flags, and running SFT, GRPO or SFT then GRPO into a run directory.
 
 Run-level flags (``--preset``, ``--method``, ``--env``, ``--seed``, ``--tasks-file``) are given once;
-every field of ``SFTConfig`` is a ``--sft.<field>`` flag and every field of ``GRPOConfig`` a
-``--grpo.<field>`` flag (``mentor_agents.train.config``). The resolved config goes to ``<out>/config.json``
-before training, and ``--resume`` refuses a config that differs from it. ``--out``, ``--resume``,
-``--overwrite``, ``--quiet`` and ``--threads`` only say how to run and are not part of the config.
+every field of ``SFTConfig`` is a ``--sft.<field>`` flag, every field of ``GRPOConfig`` a ``--grpo.<field>``
+flag and every field of ``LoRAConfig`` a ``--lora.<field>`` flag (``mentor_agents.train.config``). The
+resolved config goes to ``<out>/config.json`` before training, and ``--resume`` refuses a config that
+differs from it. ``--out``, ``--resume``, ``--overwrite``, ``--quiet`` and ``--threads`` only say how to
+run and are not part of the config.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.train.config import NO_FLAG, TrainConfig, phase_classes
+from mentor_agents.train.config import NO_FLAG, LoRAConfig, TrainConfig, phase_classes
 from mentor_agents.train.flags import add_dataclass_flags, flags_given
 from mentor_agents.train.methods import methods
 
@@ -34,17 +35,21 @@ PHASE_TITLES = {
     "come from --env, --tasks-file and --method)",
 }
 
+LORA_TITLE = "LoRA (both phases; LoRAConfig; --lora.rank 0 trains every weight; adapters are merged into final_model)"
+
 DESCRIPTION = """\
 Train a student: --method sft, <reward> (GRPO with that reward) or sft+<reward> (SFT, then GRPO).
 
 Every SFTConfig field is a --sft.<field> flag and every GRPOConfig field a --grpo.<field> flag; --env,
---tasks-file and --seed are given once for the run. The resolved config is written to <out>/config.json
-before training, and --resume refuses to continue a run whose config differs (except for
+--tasks-file and --seed are given once for the run. --lora.rank R trains LoRA adapters (both phases)
+instead of every weight and merges them into final_model. The resolved config is written to
+<out>/config.json before training, and --resume refuses to continue a run whose config differs (except for
 checkpoint_every, ray_workers, ray_address, and a larger steps for the last phase).
 
   mentor train --method sft --sft.steps 300 --out runs/sft
   mentor train --method sft+mentor --sft.steps 300 --grpo.steps 50 --grpo.lr 5e-5 --out runs/x
   mentor train --method mentor --grpo.ray_workers 2 --grpo.rollout_threads 1 --out runs/ray
+  mentor train --preset smollm2-135m --method sft+mentor --lora.rank 16 --sft.lr 2e-4 --out runs/lora
 """
 
 
@@ -60,14 +65,16 @@ class _Removed(argparse.Action):
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """The ``--sft.<field>`` and ``--grpo.<field>`` flags, from the phase config dataclasses."""
+    """The ``--sft.<field>``, ``--grpo.<field>`` and ``--lora.<field>`` flags, from the config dataclasses."""
     for prefix, cls in phase_classes().items():
         add_dataclass_flags(parser, cls, prefix, exclude=NO_FLAG[prefix], title=PHASE_TITLES[prefix])
+    add_dataclass_flags(parser, LoRAConfig, "lora", title=LORA_TITLE)
 
 
 def resolve(args: argparse.Namespace) -> TrainConfig:
     """The run's config from parsed ``mentor train`` flags; a bad combination exits with a message."""
     given = {prefix: flags_given(args, cls, prefix) for prefix, cls in phase_classes().items()}
+    given["lora"] = flags_given(args, LoRAConfig, "lora")
     try:
         return TrainConfig.resolve(args.preset, args.method, args.env, args.seed, args.tasks_file, **given)
     except (TypeError, ValueError) as exc:

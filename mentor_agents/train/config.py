@@ -1,6 +1,8 @@
-"""The configs of training: ``SFTConfig`` and ``GRPOConfig`` (one per phase) and ``TrainConfig`` (a whole run).
+"""The configs of training: ``SFTConfig`` and ``GRPOConfig`` (one per phase), ``LoRAConfig`` (whether and
+how both phases train low-rank adapters) and ``TrainConfig`` (a whole run).
 
-Every phase field is a ``--sft.<field>`` / ``--grpo.<field>`` flag of ``mentor train`` (``train.flags``).
+Every phase field is a ``--sft.<field>`` / ``--grpo.<field>`` flag of ``mentor train`` (``train.flags``),
+every ``LoRAConfig`` field a ``--lora.<field>`` flag.
 :class:`TrainConfig` is what ``mentor train`` resolves from its flags and writes to ``<out>/config.json``
 before training; ``--resume`` compares it with the new one (:meth:`TrainConfig.changes`). No torch here,
 so the ``mentor`` command line loads without the ``[train]`` extra.
@@ -192,6 +194,44 @@ class GRPOConfig:
         return min(self.ray_workers, self.rollout_chunks)
 
 
+# --- LoRA (both phases) ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LoRAConfig:
+    """LoRA adapters (peft) trained instead of all weights, by both phases; merged into ``final_model``."""
+
+    rank: int = 0
+    """Adapter rank r (0: off, every weight is trained)."""
+    alpha: float = 16.0
+    """Scaling numerator: the adapter's update is scaled by alpha / rank."""
+    dropout: float = 0.0
+    """Dropout on the adapters' input while training."""
+    targets: str = "all-linear"
+    """Modules given adapters: ``all-linear`` (every linear layer but the output head) or a comma list of
+    module names, e.g. ``q_proj,v_proj``."""
+
+    def __post_init__(self) -> None:
+        if self.rank < 0:
+            raise ValueError(f"lora.rank must be 0 (off) or a positive rank, not {self.rank}")
+        if self.alpha <= 0:
+            raise ValueError(f"lora.alpha must be positive, not {self.alpha}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"lora.dropout must be in [0, 1), not {self.dropout}")
+        if not self.target_modules():
+            raise ValueError("lora.targets must be all-linear or a comma list of module names")
+
+    @property
+    def enabled(self) -> bool:
+        return self.rank > 0
+
+    def target_modules(self) -> str | list[str]:
+        """peft's ``target_modules``: ``"all-linear"`` or the listed names."""
+        if self.targets.strip() == "all-linear":
+            return "all-linear"
+        return [name.strip() for name in self.targets.split(",") if name.strip()]
+
+
 # --- the whole run --------------------------------------------------------------------------------------
 
 
@@ -218,6 +258,12 @@ class TrainConfig:
     """The SFT phase (None: the method runs none)."""
     grpo: GRPOConfig | None = None
     """The GRPO phase (None: the method runs none)."""
+    lora: LoRAConfig = dataclasses.field(default_factory=LoRAConfig)
+    """LoRA adapters for both phases (rank 0: full fine-tuning)."""
+
+    def __post_init__(self) -> None:
+        if self.lora.enabled and self.grpo is not None and self.grpo.sampler == "vllm":
+            raise ValueError("--lora.rank > 0 needs --grpo.sampler hf (vLLM syncs plain weights, not adapters)")
 
     @classmethod
     def resolve(
@@ -229,12 +275,14 @@ class TrainConfig:
         tasks_file: str | None = None,
         sft: dict[str, Any] | None = None,
         grpo: dict[str, Any] | None = None,
+        lora: dict[str, Any] | None = None,
     ) -> TrainConfig:
         """The run's config from run-level values and each phase's explicitly given fields.
 
         Each phase starts from the preset's values (``mentor_agents.presets``); run-level values fill the
         phase fields in :data:`FROM_RUN`; fields given for the phase win over both. Fields
         given for a phase the method does not run, or a phase config's own check, raise ``ValueError``.
+        ``lora`` holds the given ``LoRAConfig`` fields (none: rank 0, full fine-tuning).
         """
         parsed = Method.parse(method)
         classes = phase_classes()
@@ -248,14 +296,19 @@ class TrainConfig:
             if runs:
                 from_run = {k: run[k] for k in FROM_RUN[prefix]}
                 configs[prefix] = classes[prefix](**(from_run | preset_of(preset).phase(prefix) | given))
-        return cls(preset, method, env, seed, tasks_file, configs.get("sft"), configs.get("grpo"))
+        lora_cfg = LoRAConfig(**(lora or {}))
+        unused = sorted(set(lora or {}) - {"rank"})
+        if unused and not lora_cfg.enabled:
+            raise ValueError(f"--lora.{unused[0]} is given but --lora.rank is 0 (LoRA off): set --lora.rank too")
+        return cls(preset, method, env, seed, tasks_file, configs.get("sft"), configs.get("grpo"), lora_cfg)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with ``"version"``."""
         out: dict[str, Any] = {"version": CONFIG_VERSION}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = dataclasses.asdict(value) if f.name in ("sft", "grpo") and value is not None else value
+            grouped = isinstance(value, (SFTConfig, GRPOConfig, LoRAConfig))
+            out[f.name] = dataclasses.asdict(value) if grouped else value
         return out
 
     @classmethod
@@ -267,6 +320,7 @@ class TrainConfig:
         for prefix, phase in classes.items():
             if values.get(prefix) is not None:
                 values[prefix] = phase(**values[prefix])
+        values["lora"] = LoRAConfig(**(values.get("lora") or {}))  # a run from before LoRA: rank 0
         return cls(**values)
 
     def save(self, out_dir: str | Path) -> Path:
@@ -280,7 +334,7 @@ class TrainConfig:
         return cls.from_dict(json.loads((Path(out_dir) / CONFIG_FILE).read_text()))
 
     def flat(self) -> dict[str, Any]:
-        """``{"preset": ..., "sft.lr": ..., "grpo": None, ...}``: one key per value, phases dotted."""
+        """``{"preset": ..., "sft.lr": ..., "grpo": None, "lora.rank": ...}``: one key per value, groups dotted."""
         out: dict[str, Any] = {}
         for key, value in self.to_dict().items():
             if isinstance(value, dict):

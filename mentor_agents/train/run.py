@@ -3,6 +3,8 @@
 The one code path behind ``mentor train`` and every cell of ``mentor bench``. A run directory holds
 ``config.json`` (written before training, so a crashed run still says what it was), checkpoints and
 metrics per phase (``sft/`` and ``grpo/`` when both run), and ``final_model/`` (a loadable HF directory).
+With ``lora.rank > 0`` both phases train the same LoRA adapters (``train.lora``), merged into the weights
+before ``final_model`` is saved, so it is a plain HF model either way.
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ def run_training(cfg: TrainConfig, out: Path, resume: bool = False, progress: bo
             raise SystemExit(f"mentor train: {exc}") from exc
     cfg.save(out)  # before training: a crashed run still says what it was
     model, tokenizer = load_preset(cfg.preset, seed=cfg.seed)
+    lora_handle = None
+    if cfg.lora.enabled:  # adapters before any training: checkpoints of both phases hold them
+        from mentor_agents.train.lora import add_lora
+
+        model, lora_handle = add_lora(model, cfg.lora, seed=cfg.seed)
+        torch.manual_seed(cfg.seed)  # adapter dropout draws from the global RNG (checkpoints restore it)
     if cfg.sft is not None:
         conversations = OracleTeacher(cfg.env, split="train", tasks_file=cfg.tasks_file).conversations()
         sft_out = out / "sft" if cfg.grpo is not None else out
@@ -74,6 +82,10 @@ def run_training(cfg: TrainConfig, out: Path, resume: bool = False, progress: bo
     if cfg.grpo is not None:
         grpo_out = out / "grpo" if cfg.sft is not None else out
         model = train_grpo(cfg.grpo, model, tokenizer, grpo_out, resume, progress)
+    if lora_handle is not None:
+        from mentor_agents.train.lora import merge_lora
+
+        model = merge_lora(model, lora_handle)
     final = out / "final_model"
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
