@@ -2,6 +2,8 @@
 
 Each conversation becomes (ids, mask) exactly as a rollout would build it, so the student is trained
 on the same token boundaries it will sample with. Loss is the token-mean NLL over assistant tokens.
+With ``SFTConfig.pack_to`` the step's conversations are packed into rows of at most that many tokens,
+each attending only within itself (``train.packing``): the same loss with far fewer padding tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right
 from mentor_agents.train.config import SFTConfig
 from mentor_agents.train.losses import masked_mean
 from mentor_agents.train.metrics import MetricsLog, plot_metrics
+from mentor_agents.train.packing import pack_examples, score_packed
 from mentor_agents.train.precision import resolve_precision
 
 
@@ -35,9 +38,19 @@ def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:
     return out
 
 
-def sft_step(model: Any, examples: list[tuple[list[int], list[int]]], precision: str = "auto") -> torch.Tensor:
-    """Token-mean NLL of the assistant tokens of a batch (graph kept for backward), forward under ``precision``."""
+def sft_step(
+    model: Any, examples: list[tuple[list[int], list[int]]], precision: str = "auto", pack_to: int = 0
+) -> torch.Tensor:
+    """Token-mean NLL of the assistant tokens of a batch (graph kept for backward), forward under ``precision``.
+
+    ``pack_to`` > 0: the conversations are packed into rows of at most that many tokens (one longer than
+    that gets a row of its own), attention and positions kept per conversation (``train.packing``); the
+    loss is the same up to float rounding. 0: one right-padded row per conversation.
+    """
     device = next(model.parameters()).device
+    if pack_to:
+        packed = pack_examples(examples, pack_to, device)
+        return -masked_mean(score_packed(model, packed, precision), packed.loss_mask[:, 1:])
     ids = pad_right([e[0] for e in examples], 0, torch.long, device)
     attn = pad_right([[1] * len(e[0]) for e in examples], 0, torch.long, device)
     mask = pad_right([e[1] for e in examples], 0, torch.float32, device)[:, 1:]
@@ -74,7 +87,7 @@ def train_sft(
         batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
         cursor += cfg.batch_size
         optimizer.zero_grad(set_to_none=True)
-        loss = sft_step(model, batch, cfg.precision)
+        loss = sft_step(model, batch, cfg.precision, cfg.pack_to)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
         optimizer.step()
