@@ -203,17 +203,22 @@ def test_grpo_with_lora_on_ray_trains_exactly_as_in_process(tokenizer, tmp_path)
 
     base = dict(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, max_turns=1, rollout_batch=2)
     runs = {}
-    for name, workers in (("local", 0), ("ray", 2)):
-        model, _ = add_lora(build_tiny_model(tokenizer, seed=0), LoRAConfig(rank=4))
-        with torch.no_grad():  # non-zero adapters, so a stale copy on an actor would sample differently
-            for param_name, param in model.named_parameters():
-                if ".lora_B." in param_name:
-                    param.fill_(0.01)
-        cfg = GRPOConfig(**base, lr=1e-2, rollout_threads=1, ray_workers=workers)
-        model = train_grpo(cfg, model, tokenizer, tmp_path / name, progress=False)
-        rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-        rows = [{k: v for k, v in r.items() if not k.endswith("_time")} for r in rows]
-        runs[name] = (rows, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    try:
+        for name, workers in (("local", 0), ("ray", 2)):
+            model, _ = add_lora(build_tiny_model(tokenizer, seed=0), LoRAConfig(rank=4))
+            with torch.no_grad():  # non-zero adapters, so a stale copy on an actor would sample differently
+                for param_name, param in model.named_parameters():
+                    if ".lora_B." in param_name:
+                        param.fill_(0.01)
+            cfg = GRPOConfig(**base, lr=1e-2, rollout_threads=1, ray_workers=workers)
+            model = train_grpo(cfg, model, tokenizer, tmp_path / name, progress=False)
+            rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+            rows = [{k: v for k, v in r.items() if not k.endswith("_time")} for r in rows]
+            runs[name] = (rows, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    finally:
+        import ray
+
+        ray.shutdown()  # train_grpo started a local cluster; the Ray test modules start their own
     (local_rows, local_state), (ray_rows, ray_state) = runs["local"], runs["ray"]
     assert ray_rows == local_rows and all(r["generated_tokens"] > 0 for r in ray_rows)
     assert all(torch.equal(local_state[k], ray_state[k]) for k in local_state)
