@@ -3,6 +3,11 @@
 A backend only decides *how* to start the jail (:class:`LaunchSpec`) and how to kill everything in it
 (:meth:`Backend.terminate`). Talking to the worker — the JSON-lines exchange, the wall-clock deadline,
 the reply size cap, telling a dead worker from a slow one — is the same for all and lives here once.
+
+The host trusts nothing it reads from the jail: it stops reading a reply at :func:`max_reply_bytes`, and
+a line that is not a JSON object (garbage, nesting deep enough for ``RecursionError``), carries another
+request's id, or has fields of the wrong type ends the exchange as :attr:`Outcome.PROTOCOL` — the worker
+is then replaced — and never as an exception.
 """
 
 from __future__ import annotations
@@ -47,12 +52,29 @@ def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
     return [python, "-I", "-u", "-c", worker_source(), json.dumps(config)]
 
 
-def worker_config(limits: Limits, workdir: str, *, max_procs: int | None,
-                  parent_pid: int | None = None) -> dict[str, Any]:
-    """The worker's start-up configuration (its rlimits are applied by the worker itself)."""
+def worker_config(limits: Limits, workdir: str, *, max_procs: int | None, parent_pid: int | None = None,
+                  remove_workdir_when_orphaned: bool = False, sole_user_of_uid: bool = False) -> dict[str, Any]:
+    """The worker's start-up configuration (its rlimits are applied by the worker itself).
+
+    ``parent_pid``: the worker's supervisor asks for SIGTERM when that process dies, and then kills what
+    the jail started and — with ``remove_workdir_when_orphaned`` — deletes ``workdir``;
+    ``sole_user_of_uid``: the worker runs under a uid nothing else uses, so that clean-up may kill every
+    process of the uid.
+    """
     return {"workdir": workdir, "memory_mb": limits.memory_mb, "file_size_mb": limits.file_size_mb,
             "cpu_s": limits.cpu_s, "cpu_total_s": max(limits.cpu_total_s, limits.cpu_s + 1),
-            "output_bytes": limits.output_bytes, "max_procs": max_procs, "parent_pid": parent_pid}
+            "output_bytes": limits.output_bytes, "max_procs": max_procs, "parent_pid": parent_pid,
+            "remove_workdir_when_orphaned": remove_workdir_when_orphaned, "sole_user_of_uid": sole_user_of_uid}
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of ``pid`` in clock ticks since boot (``/proc/<pid>/stat``), or None if it is gone:
+    with the pid, it names one process for good (a pid alone may be recycled)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -218,33 +240,32 @@ class WorkerProcess:
         deadline = time.monotonic() + self.spec.startup_timeout_s
         line, outcome = self._read_line(deadline)
         if outcome is Outcome.REPLY and line is not None:
-            try:
-                hello = json.loads(line)
-            except ValueError:
-                hello = {}
-            if hello.get("ready"):
+            hello = parse_line(line)
+            if isinstance(hello, dict) and hello.get("ready") is True:
                 self.ready = hello
                 return hello
         why = {Outcome.TIMEOUT: f"no hello within {self.spec.startup_timeout_s:g} s",
-               Outcome.DIED: self.exit_description()}.get(outcome, "garbled hello")
+               Outcome.DIED: self.exit_description()}.get(outcome, "garbled or oversized hello")
         raise WorkerStartError(f"worker did not start ({why}); stderr: {self.stderr_tail() or '<empty>'}")
 
     def request(self, message: dict[str, Any], timeout_s: float) -> Exchange:
-        """Send one request and wait for the reply carrying its nonce; lines with other ids are dropped."""
+        """Send one request and wait for its reply: the next line, which must be a well-formed reply
+        carrying this request's nonce; anything else is :attr:`Outcome.PROTOCOL` (see the module doc)."""
         deadline = time.monotonic() + timeout_s
         nonce = secrets.token_hex(8)
         data = (json.dumps({**message, "id": nonce}) + "\n").encode()
         outcome = self._write_all(data, deadline)
-        while outcome is Outcome.REPLY:
+        if outcome is Outcome.REPLY:
             line, outcome = self._read_line(deadline)
-            if line is None:
-                break
-            try:
-                reply = json.loads(line)
-            except ValueError:
-                return Exchange(Outcome.PROTOCOL, detail="worker sent a line that is not JSON")
-            if isinstance(reply, dict) and reply.get("id") == nonce:
+            if line is not None:
+                reply = parse_line(line)
+                problem = reply_problem(reply, nonce)
+                if problem is not None:
+                    return Exchange(Outcome.PROTOCOL, detail=problem)
+                assert isinstance(reply, dict)
                 return Exchange(Outcome.REPLY, reply)
+        if outcome is Outcome.PROTOCOL:
+            return Exchange(outcome, detail=f"reply longer than {self.max_reply_bytes} bytes; not read further")
         detail = self.exit_description() if outcome is Outcome.DIED else ""
         return Exchange(outcome, detail=detail)
 
@@ -269,12 +290,13 @@ class WorkerProcess:
         poller = select.poll()
         poller.register(self._out, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
-            end = self._buffer.find(b"\n")
+            end = self._buffer.find(b"\n", 0, self.max_reply_bytes + 1)
             if end >= 0:
                 line = bytes(self._buffer[:end])
                 del self._buffer[:end + 1]
                 return line, Outcome.REPLY
-            if len(self._buffer) > self.max_reply_bytes:
+            if len(self._buffer) > self.max_reply_bytes:  # never read (or keep) more than the cap
+                self._buffer.clear()
                 return None, Outcome.PROTOCOL
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -282,7 +304,7 @@ class WorkerProcess:
             if not poller.poll(remaining * 1000):
                 continue
             try:
-                chunk = os.read(self._out, 1 << 16)
+                chunk = os.read(self._out, min(1 << 16, self.max_reply_bytes + 1 - len(self._buffer)))
             except BlockingIOError:
                 continue
             if not chunk:
@@ -333,6 +355,38 @@ class WorkerProcess:
             return self._stderr.read().decode("utf-8", "replace").strip()
         except (OSError, ValueError):
             return ""
+
+
+REPLY_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,), "stdout": (str,), "stderr": (str,), "error": (str, type(None)),
+    "traceback": (str, type(None)), "stdout_truncated": (bool,), "stderr_truncated": (bool,)}
+REPLY_STATUSES = ("ok", "error", "cpu_limit", "memory_limit")
+"""What a worker may answer; ``timeout`` and ``crashed`` are the host's to decide, never the jail's."""
+
+
+def parse_line(line: bytes) -> object:
+    """A JSON value, or ``None`` for anything that does not parse (including ``RecursionError`` on deep
+    nesting, and invalid UTF-8)."""
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+
+
+def reply_problem(reply: object, nonce: str) -> str | None:
+    """Why ``reply`` is not an acceptable answer to request ``nonce``, or ``None`` when it is."""
+    if not isinstance(reply, dict):
+        return "the worker sent a line that is not a JSON object"
+    if reply.get("id") != nonce:
+        return "the worker answered with another request's id"
+    if "protocol_error" in reply:
+        return f"the worker reported a protocol error: {str(reply['protocol_error'])[:200]}"
+    if reply.get("status") not in REPLY_STATUSES:
+        return f"the worker sent an unknown status {str(reply.get('status'))[:40]!r}"
+    for key, types in REPLY_FIELDS.items():
+        if key in reply and not isinstance(reply[key], types):
+            return f"the worker sent a {type(reply[key]).__name__} as {key!r}"
+    return None
 
 
 def signal_name(number: int) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
-from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, worker_argv, worker_config
+from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, process_start_time, worker_argv, worker_config
 from .errors import BackendUnavailable, SandboxError
 from .types import Limits, WorkerInfo
 
@@ -72,16 +72,8 @@ def probe(image: str) -> str | None:
     return None
 
 
-def _process_start_time(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def _owner_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_process_start_time(os.getpid())}"
+    return f"{socket.gethostname()}:{os.getpid()}:{process_start_time(os.getpid())}"
 
 
 def owner_labels() -> list[str]:
@@ -94,7 +86,7 @@ def _owner_alive(tag: str) -> bool:
     pid, _, start = rest.partition(":")
     if host != socket.gethostname():
         return True  # another machine's container on a shared engine: not ours to judge
-    return pid.isdigit() and _process_start_time(int(pid)) == start
+    return pid.isdigit() and process_start_time(int(pid)) == start
 
 
 def clean_stale_containers() -> None:

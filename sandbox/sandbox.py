@@ -19,7 +19,7 @@ from typing import Any
 from .backend import Backend, Exchange, Outcome, WorkerProcess, start_worker
 from .errors import InvalidFileName, SandboxClosed, SandboxError
 from .registry import BackendConfig, create_backend
-from .types import ExecResult, ExecStatus, Limits, WorkerInfo
+from .types import MAX_SECONDS, ExecResult, ExecStatus, Limits, WorkerInfo
 
 FileMap = Mapping[str, str | bytes]
 FILES_TIMEOUT_S = 60.0
@@ -38,19 +38,49 @@ def encode_files(files: FileMap) -> list[dict[str, str]]:
     return encoded
 
 
-def result_from_reply(reply: dict[str, Any], duration_s: float, state_lost: bool) -> ExecResult:
-    """Build the typed result from the worker's reply."""
+def cap_text(text: str, cap: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``cap`` UTF-8 bytes (never inside a character), and whether it was cut."""
+    if len(text) <= cap // 4:
+        return text, False
+    data = text[:cap + 1].encode("utf-8", "surrogatepass")
+    if len(data) <= cap and len(text) <= cap:
+        return text, False
+    return data[:cap].decode("utf-8", "ignore"), True
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` characters, as the worker cuts error texts."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + " ...[truncated]"
+
+
+def result_from_reply(reply: dict[str, Any], duration_s: float, state_lost: bool,
+                      output_bytes: int | None = None) -> ExecResult:
+    """Build the typed result from the worker's reply (checked by :func:`~sandbox.backend.reply_problem`).
+
+    With ``output_bytes``, the host enforces the output cap itself on what it read: stdout and stderr are
+    cut to that many bytes (and flagged truncated), error and traceback to that many characters, whatever
+    the worker claims.
+    """
     try:
         status = ExecStatus(reply.get("status"))
     except ValueError:
-        return ExecResult(ExecStatus.CRASHED, error=f"ProtocolError: unknown status {reply.get('status')!r}",
+        return ExecResult(ExecStatus.CRASHED, error=f"ProtocolError: unknown status {str(reply.get('status'))[:40]!r}",
                           duration_s=duration_s, state_lost=state_lost)
-    out_cut, err_cut = bool(reply.get("stdout_truncated")), bool(reply.get("stderr_truncated"))
+    stdout, stderr = str(reply.get("stdout", "")), str(reply.get("stderr", ""))
+    out_cut, err_cut = reply.get("stdout_truncated") is True, reply.get("stderr_truncated") is True
+    error, trace = reply.get("error"), reply.get("traceback")
+    error, trace = None if error is None else str(error), None if trace is None else str(trace)
+    if output_bytes is not None:
+        stdout, cut = cap_text(stdout, output_bytes)
+        out_cut = out_cut or cut
+        stderr, cut = cap_text(stderr, output_bytes)
+        err_cut = err_cut or cut
+        error, trace = clip(error, output_bytes), clip(trace, output_bytes)
     if status is ExecStatus.OK and (out_cut or err_cut):
         status = ExecStatus.OUTPUT_LIMIT
-    error, trace = reply.get("error"), reply.get("traceback")
-    return ExecResult(status, stdout=str(reply.get("stdout", "")), stderr=str(reply.get("stderr", "")),
-                      error=None if error is None else str(error), traceback=None if trace is None else str(trace),
+    return ExecResult(status, stdout=stdout, stderr=stderr, error=error, traceback=trace,
                       duration_s=duration_s, stdout_truncated=out_cut, stderr_truncated=err_cut,
                       state_lost=state_lost)
 
@@ -126,8 +156,9 @@ class Sandbox:
             wall_s: wall-clock limit of this call instead of ``limits.wall_s``.
         """
         wall_s = self.limits.wall_s if wall_s is None else wall_s
-        if wall_s <= 0:
-            raise ValueError(f"wall_s must be positive, got {wall_s!r}")
+        # `not 0 < x <= MAX` also rejects NaN (every comparison with it is false) and infinity
+        if isinstance(wall_s, bool) or not isinstance(wall_s, (int, float)) or not 0 < wall_s <= MAX_SECONDS:
+            raise ValueError(f"wall_s must be a finite positive number of seconds up to {MAX_SECONDS}, got {wall_s!r}")
         with self._lock:
             self._check_open()
             self._ensure_worker()
@@ -138,7 +169,10 @@ class Sandbox:
             exchange = worker.request({"op": "run", "code": code}, wall_s)
             duration = time.perf_counter() - start
             if exchange.outcome is Outcome.REPLY and exchange.reply is not None:
-                return result_from_reply(exchange.reply, duration, state_lost)
+                try:
+                    return result_from_reply(exchange.reply, duration, state_lost, self.limits.output_bytes)
+                except Exception as exc:  # belt and braces: the jail's bytes never raise out of run()
+                    exchange = Exchange(Outcome.PROTOCOL, detail=f"unreadable reply ({type(exc).__name__})")
             self._discard_worker(worker)
             return failure_result(exchange, wall_s, duration)
 

@@ -7,7 +7,16 @@ reward functions) branch on ``result.status`` instead of parsing text.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
+
+MAX_SECONDS = 1_000_000
+"""Largest duration a limit may have (~11.6 days): beyond it a deadline is "never" in all but name."""
+SECONDS_FIELDS = ("wall_s", "cpu_s", "cpu_total_s")
+COUNT_FIELDS = {"memory_mb": 1 << 30, "output_bytes": 1 << 30, "max_procs": 1 << 22, "file_size_mb": 1 << 30,
+                "disk_mb": 1 << 30}
+"""Whole-number fields and their upper bounds (MiB and bytes to 1 Gi units; processes to Linux's pid_max)."""
+MIN_PROCS = 5
 
 
 @dataclass(frozen=True)
@@ -25,23 +34,42 @@ class Limits:
     """Address space per process in MiB (RLIMIT_AS); docker additionally caps the container's total."""
     output_bytes: int = 65536
     """Bytes kept of stdout and of stderr per ``run`` (and characters of the error and traceback); the
-    rest is dropped inside the jail, so huge output never reaches the host."""
+    rest is dropped inside the jail, so huge output never reaches the host, and the host cuts again on
+    what it reads, so a worker taken over by the code cannot exceed it either."""
     max_procs: int = 64
-    """Processes (and threads) the jail may hold: RLIMIT_NPROC on a dedicated uid, or docker's pids limit."""
+    """Processes (and threads) the jail may hold: RLIMIT_NPROC on a dedicated uid, or docker's pids limit.
+    At least 5: the jail itself uses up to four (bwrap, its init, the worker's supervisor and executor)."""
     file_size_mb: int = 64
     """Largest file the code may write (RLIMIT_FSIZE)."""
     disk_mb: int = 256
     """Size of the jail's writable tmpfs (working directory), which lives in host memory."""
 
     def __post_init__(self) -> None:
-        """Reject limits that cannot be enforced, so a typo never silently means "unlimited"."""
-        for name in ("wall_s", "cpu_s", "cpu_total_s", "memory_mb", "output_bytes", "max_procs",
-                     "file_size_mb", "disk_mb"):
+        """Reject limits that cannot be enforced, so a typo never silently means "unlimited".
+
+        Durations must be finite positive numbers (int or float; no NaN, no infinity) of at most
+        ``MAX_SECONDS``; sizes and counts must be positive whole ``int``s (no fractions, no floats, no
+        bools) of at most their bound in ``COUNT_FIELDS``, which keeps every value representable as an rlimit.
+        """
+        for name in SECONDS_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"Limits.{name} must be a number of seconds, got {value!r}")
+            if (isinstance(value, float) and not math.isfinite(value)) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a finite positive number of seconds, got {value!r}")
+            if value > MAX_SECONDS:
+                raise ValueError(f"Limits.{name} must be at most {MAX_SECONDS} s, got {value!r}")
+        for name, bound in COUNT_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"Limits.{name} must be a whole number (an int), got {value!r}")
+            if value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
-        if self.max_procs < 4:
-            raise ValueError("Limits.max_procs must be at least 4 (the jail itself uses up to three)")
+            if value > bound:
+                raise ValueError(f"Limits.{name} must be at most {bound}, got {value!r}")
+        if self.max_procs < MIN_PROCS:
+            raise ValueError(f"Limits.max_procs must be at least {MIN_PROCS} (the jail itself uses up to four "
+                             "processes: bwrap, its init, the worker's supervisor and executor)")
         if self.memory_mb < 64:
             raise ValueError("Limits.memory_mb must be at least 64 (the interpreter needs ~30 MiB)")
 

@@ -11,10 +11,18 @@ worker applies its resource limits, answers ``{"ready": true, ...}``, then serve
     {"op": "files", "id": "<nonce>", "files": [{"path": "a.csv", "b64": "..."}]} -> {"id": ..., "status": "ok"}
     {"op": "ping", "id": "<nonce>"}                        -> {"id": ..., "status": "ok"}
 
-Code runs in one persistent ``__main__`` namespace (a notebook). The protocol lives on private, non-
-inheritable copies of fds 0/1; fds 0/1/2 themselves point at /dev/null between runs and at per-run capture
-files during a run, so neither ``print`` nor a child process writing to fd 1 can corrupt the protocol.
-Output is capped *here*, inside the jail, so a 100 MB print never reaches the host.
+Two processes, so that the reply channel is out of the code's reach. The *supervisor* (the process the
+host started) holds the host's pipe and never runs user code: it forks the *executor*, which holds the
+persistent ``__main__`` namespace (a notebook) and runs the code. The executor only ever sees its own pipe
+pair to the supervisor — never the host's fds, never the host's request ids — and the supervisor marks
+itself non-dumpable, so code cannot ptrace it, read its memory or open its fds through ``/proc``. The
+supervisor treats whatever comes from the executor as untrusted: each request gets a fresh random token,
+lines without it (a forged frame, garbage, a frame meant for another request) are dropped, lines longer
+than the reply cap are skipped unread, and the one reply it forwards is re-validated and re-capped.
+
+In the executor, fds 0/1/2 point at /dev/null between runs and at per-run capture files during a run, so
+neither ``print`` nor a child process writing to fd 1 can reach a protocol pipe. Output is capped inside
+the jail, so a 100 MB print never reaches the host (which caps again on what it reads).
 """
 
 import base64
@@ -24,13 +32,20 @@ import linecache
 import math
 import os
 import resource
+import select
+import shutil
 import signal
 import sys
+import time
 import traceback
 import types
 
-MAIN_PID = os.getpid()
+MAIN_PID = os.getpid()  # the executor's pid once it is forked: a process that is not it never replies
 BALLAST_BYTES = 1 << 20  # freed on MemoryError so the worker can still format and send its reply
+REPLY_STATUSES = ("ok", "error", "cpu_limit", "memory_limit")
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+CHILD_POLL_S = 0.2
 
 
 class CpuLimitExceeded(BaseException):
@@ -118,9 +133,9 @@ class CappedText(CappedBinary):
 
 
 class Worker:
-    """Serves requests on the protocol fds until stdin closes."""
+    """The executor: serves the supervisor's requests on its private pipe pair until that pipe closes."""
 
-    def __init__(self, config):
+    def __init__(self, config, request_fd, reply_fd):
         self.config = config
         self.workdir = config["workdir"]
         self.cap = int(config["output_bytes"])
@@ -134,8 +149,8 @@ class Worker:
         module.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = module
         self.namespace = module.__dict__
-        self.proto_in = os.fdopen(os.dup(0), "rb")
-        self.proto_out = os.dup(1)
+        self.proto_in = os.fdopen(request_fd, "rb")
+        self.proto_out = reply_fd
         self.devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(self.devnull, fd)
@@ -156,7 +171,8 @@ class Worker:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, self.cpu_hard))
 
     def send(self, message):
-        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        # The leading newline ends any partial line the code left on the pipe, which would swallow the reply.
+        data = ("\n" + json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
         view = memoryview(data)
         while view:
             view = view[os.write(self.proto_out, view):]
@@ -172,7 +188,7 @@ class Worker:
                 reply = {"status": "error", "error": "WorkerError: " + describe(exc)}
             if os.getpid() != MAIN_PID:
                 os._exit(0)  # a child forked by user code fell back into the worker: never let it reply
-            reply["id"] = request.get("id") if isinstance(request, dict) else None
+            reply["seq"] = request.get("seq") if isinstance(request, dict) else None
             self.send(reply)
         os._exit(0)  # not sys.exit: non-daemon user threads would keep the worker alive
 
@@ -332,26 +348,308 @@ def apply_limits(config):
         resource.setrlimit(which, (value, value))
 
 
-def die_with_parent(parent_pid):
-    """For the unjailed backend: SIGKILL this worker when the host process dies (bwrap/docker do it)."""
-    import ctypes  # only here: costs a few milliseconds of start-up
+def prctl(option, value):
+    """``prctl(2)`` through ctypes; False where it is unavailable (no ctypes, not Linux)."""
+    try:
+        import ctypes  # only here: costs a few milliseconds of start-up
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+def die_with_parent(parent_pid, sig=signal.SIGKILL):
+    """Get ``sig`` when the parent dies; exit now if it already has (we were reparented meanwhile)."""
+    if not prctl(PR_SET_PDEATHSIG, sig):
+        return
     if os.getppid() != parent_pid:
         os._exit(1)
+
+
+def cap_text(text, cap):
+    """``text`` cut to at most ``cap`` UTF-8 bytes (never inside a character), and whether it was cut."""
+    if len(text) <= cap // 4:
+        return text, False
+    data = text[:cap + 1].encode("utf-8", "surrogatepass")
+    if len(data) <= cap and len(text) <= cap:
+        return text, False
+    return data[:cap].decode("utf-8", "ignore"), True
+
+
+def clean_reply(reply, cap):
+    """The executor's reply rebuilt from its known fields, each type-checked and capped; None if malformed."""
+    if not isinstance(reply, dict) or reply.get("status") not in REPLY_STATUSES:
+        return None
+    clean = {"status": reply["status"]}
+    for key in ("stdout", "stderr"):
+        value = reply.get(key, "")
+        if not isinstance(value, str):
+            return None
+        clean[key], cut = cap_text(value, cap)
+        clean[key + "_truncated"] = reply.get(key + "_truncated") is True or cut
+    for key in ("error", "traceback"):
+        value = reply.get(key)
+        if value is not None and not isinstance(value, str):
+            return None
+        clean[key] = clip(value, cap)
+    return clean
+
+
+class Supervisor:
+    """The process the host started: relays requests to the executor and vets its replies (see the module
+    docstring). Never runs user code and holds no user state."""
+
+    def __init__(self, config):
+        self.config = config
+        self.cap = int(config["output_bytes"])
+        self.max_line = 36 * self.cap + (1 << 20)  # as the host's cap: JSON escapes <= 6 bytes per byte
+        self.host_buffer = bytearray()
+        self.child_buffer = bytearray()
+        self.skipping = False  # inside an over-long executor line: drop bytes up to its newline
+        self.workdir = config["workdir"]
+        self.remove_workdir = bool(config.get("remove_workdir_when_orphaned"))
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        supervisor_pid = os.getpid()
+        pid = fork_retrying()
+        if pid == 0:
+            self.become_executor(supervisor_pid, request_r, request_w, reply_r, reply_w)
+        self.child = pid
+        self.child_status = None
+        os.close(request_r)
+        os.close(reply_w)
+        self.to_child = request_w
+        self.from_child = reply_r
+        os.set_blocking(request_w, False)
+        prctl(PR_SET_DUMPABLE, 0)  # the executor (same uid) may not ptrace us or open /proc/<us>/fd/*
+        signal.signal(signal.SIGTERM, self.on_sigterm)
+
+    def become_executor(self, supervisor_pid, request_r, request_w, reply_r, reply_w):
+        global MAIN_PID
+        try:
+            MAIN_PID = os.getpid()
+            os.close(request_w)
+            os.close(reply_r)
+            die_with_parent(supervisor_pid)
+            Worker(self.config, request_r, reply_w).serve()  # replaces fds 0/1/2 before any user code
+        except BaseException:  # noqa: B036 - a broken jail: say why on the host's stderr, then die
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+
+    def on_sigterm(self, signum, frame):
+        """The owner died (PR_SET_PDEATHSIG) or someone asked us to stop: leave nothing behind."""
+        self.kill_everything()
+        if self.remove_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        os._exit(0)
+
+    def kill_everything(self):
+        """SIGKILL the executor and every other process of our process group (what the code started)."""
+        for _ in range(3):
+            try:
+                os.kill(self.child, signal.SIGKILL)
+            except OSError:
+                pass
+            self.reap_child(block=True)
+            others = group_members(os.getpgid(0), exclude=os.getpid())
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if self.config.get("sole_user_of_uid") and os.getuid() != 0:
+                try:  # every process of our dedicated uid but us: children that left the group too
+                    os.kill(-1, signal.SIGKILL)
+                except OSError:
+                    pass
+            if not others:
+                return
+
+    def reap_child(self, block=False):
+        if self.child_status is None:
+            try:
+                pid, status = os.waitpid(self.child, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.child, 0
+            if pid == self.child:
+                self.child_status = status
+        return self.child_status
+
+    def die_like_child(self):
+        """The executor died: end the same way (same signal or exit status), so the host can say why."""
+        status = self.reap_child(block=True)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+                os.kill(os.getpid(), sig)
+            except (OSError, ValueError):
+                pass
+            os._exit(128 + sig)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+    def send_host(self, message):
+        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(1, view):]
+        except OSError:  # the host is gone
+            self.shutdown()
+
+    def shutdown(self):
+        self.kill_everything()
+        os._exit(0)
+
+    def read_host_line(self):
+        """The host's next request line; exits when the host closes the pipe; notices a dead executor."""
+        while True:
+            end = self.host_buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self.host_buffer[:end])
+                del self.host_buffer[:end + 1]
+                return line
+            ready, _, _ = select.select([0], [], [], CHILD_POLL_S)
+            if ready:
+                self.read_host()
+            elif self.reap_child() is not None:
+                self.die_like_child()
+
+    def read_host(self):
+        try:
+            chunk = os.read(0, 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.shutdown()
+        self.host_buffer += chunk
+
+    def write_child(self, data):
+        view = memoryview(data)
+        while view:
+            _, writable, _ = select.select([], [self.to_child], [], CHILD_POLL_S)
+            if self.reap_child() is not None:
+                self.die_like_child()
+            if writable:
+                try:
+                    view = view[os.write(self.to_child, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:  # the executor closed its end: it is dying
+                    self.die_like_child()
+
+    def child_lines(self):
+        """Complete lines from the executor, skipping any longer than ``max_line`` without keeping them."""
+        while True:
+            end = self.child_buffer.find(b"\n")
+            if end < 0:
+                if len(self.child_buffer) > self.max_line:
+                    self.child_buffer.clear()
+                    self.skipping = True
+                return
+            line = bytes(self.child_buffer[:end])
+            del self.child_buffer[:end + 1]
+            if self.skipping:
+                self.skipping = False
+                continue
+            yield line
+
+    def await_child(self, accept):
+        """The first line from the executor that parses to an object ``accept`` takes; everything else is
+        dropped. Also watches the host's pipe (EOF: the host is gone) and the executor's life."""
+        while True:
+            for line in self.child_lines():
+                try:
+                    message = json.loads(line)
+                except Exception:  # garbage, or nesting deep enough for RecursionError
+                    continue
+                if isinstance(message, dict) and accept(message):
+                    return message
+            ready, _, _ = select.select([self.from_child, 0], [], [], CHILD_POLL_S)
+            if 0 in ready:
+                self.read_host()
+            if self.from_child in ready:
+                try:
+                    chunk = os.read(self.from_child, 1 << 16)
+                except OSError:
+                    chunk = b""
+                if not chunk:  # the executor (and every process it forked) closed the pipe
+                    self.die_like_child()
+                self.child_buffer += chunk
+            elif self.reap_child() is not None:  # died, though a child it forked may hold the pipe open
+                self.die_like_child()
+
+    def serve(self):
+        hello = self.await_child(lambda message: message.get("ready") is True)
+        self.send_host({"ready": True, "pid": os.getpid(), "executor_pid": self.child,
+                        "python": str(hello.get("python", ""))[:50]})
+        while True:
+            line = self.read_host_line()
+            try:
+                request = json.loads(line)
+                host_id = request.pop("id", None)
+            except Exception as exc:  # the host is trusted, but never die of a bad line
+                self.send_host({"id": None, "status": "error", "error": "WorkerError: " + describe(exc)})
+                continue
+            token = os.urandom(16).hex()
+            request["seq"] = token
+            self.write_child((json.dumps(request) + "\n").encode("utf-8"))
+            raw = self.await_child(lambda message, token=token: message.get("seq") == token)
+            reply = clean_reply(raw, self.cap)
+            if reply is None:
+                reply = {"protocol_error": "the executor's reply is malformed"}
+            reply["id"] = host_id
+            self.send_host(reply)
+
+
+def fork_retrying(timeout_s=5.0):
+    """``os.fork()``, retried while RLIMIT_NPROC refuses it: the processes of a jail killed just before
+    (a fork bomb's) count against the uid until the host's init has reaped their zombies."""
+    delay, waited = 0.01, 0.0
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if waited >= timeout_s:
+                raise
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.2)
+
+
+def group_members(pgid, exclude):
+    """Pids of the live processes in process group ``pgid`` (read from /proc; empty without it)."""
+    members = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return members
+    for name in names:
+        if not name.isdigit() or int(name) == exclude:
+            continue
+        try:
+            with open("/proc/" + name + "/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.append(int(name))
+    return members
 
 
 def main():
     config = json.loads(sys.argv[1])
     os.closerange(3, 1 << 16)
     if config.get("parent_pid"):
-        die_with_parent(int(config["parent_pid"]))
+        # SIGTERM, not SIGKILL: the supervisor's handler kills the executor and what it started, and
+        # removes the workdir, when the host process dies without closing the sandbox.
+        die_with_parent(int(config["parent_pid"]), signal.SIGTERM)
     os.chdir(config["workdir"])
     os.umask(0o077)
     sys.path.insert(0, config["workdir"])
     apply_limits(config)
-    Worker(config).serve()
+    Supervisor(config).serve()
 
 
 if __name__ == "__main__":

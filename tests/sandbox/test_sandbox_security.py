@@ -234,7 +234,10 @@ def sigkill_jail_from_host(info: WorkerInfo) -> None:
     if info.uid is not None:
         while pids := processes_of(info.uid):
             for pid in pids:
-                os.kill(pid, signal.SIGKILL)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:  # died meanwhile (the executor dies with its supervisor)
+                    pass
             assert time.monotonic() < deadline
             time.sleep(0.01)
     elif info.container is not None:

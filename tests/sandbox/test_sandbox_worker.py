@@ -73,3 +73,25 @@ def test_classify_maps_exceptions_to_statuses() -> None:
     status, error, trace = worker.classify(_raised("1/0"), False)
     assert (status, error) == ("error", "ZeroDivisionError: division by zero")
     assert trace is not None and trace.endswith("ZeroDivisionError: division by zero\n")
+
+
+def test_cap_text_cuts_at_whole_characters() -> None:
+    assert worker.cap_text("abc", 3) == ("abc", False)
+    assert worker.cap_text("abcd", 3) == ("abc", True)
+    assert worker.cap_text("é" * 4, 5) == ("éé", True)  # 2 bytes each: the third would straddle the cap
+    assert worker.cap_text("😀x", 4) == ("😀", True)
+    text = "x" * 10_000_000
+    assert worker.cap_text(text, 8) == ("x" * 8, True)
+
+
+def test_clean_reply_keeps_known_fields_typed_and_capped() -> None:
+    raw = {"status": "ok", "stdout": "a" * 50, "stderr": "b", "error": None, "traceback": None, "evil": "x",
+           "stdout_truncated": "yes", "id": "forged"}
+    clean = worker.clean_reply(raw, 10)
+    assert clean == {"status": "ok", "stdout": "a" * 10, "stdout_truncated": True, "stderr": "b",
+                     "stderr_truncated": False, "error": None, "traceback": None}
+    assert worker.clean_reply({**raw, "status": "timeout"}, 10) is None  # the host's verdicts, never the jail's
+    assert worker.clean_reply({**raw, "stdout": ["a"]}, 10) is None
+    assert worker.clean_reply({**raw, "error": 1}, 10) is None
+    assert worker.clean_reply([raw], 10) is None
+    assert worker.clean_reply({"status": "error", "error": "e" * 20}, 10)["error"] == "e" * 10 + " ...[truncated]"

@@ -30,7 +30,7 @@ from tooluse_envs.episode import Outcome
 from tooluse_envs.errors import ConfigError, TaskError
 from tooluse_envs.rest import services
 from tooluse_envs.rest.checks import check_state, services_of
-from tooluse_envs.rest.client import RestClient
+from tooluse_envs.rest.client import RestClient, RestError
 from tooluse_envs.rest.generation import Generator
 from tooluse_envs.rest.hub import build_hub
 from tooluse_envs.rest.openapi import Operation, spec_operations
@@ -107,7 +107,13 @@ class RestSession(Session):
         if self.task.expected["kind"] != "state":
             return check_answer(self.task.expected, answer)
         checks = self.task.expected["check"]
-        return check_state(checks, self.client.state(self.episode_id, services_of(checks)))
+        try:
+            state = self.client.state(self.episode_id, services_of(checks))
+        except (RestError, httpx.HTTPError) as exc:
+            # the hub forgot the episode (evicted after MAX_EPISODES newer ones) or the server is gone:
+            # the changes cannot be seen, so the task is not done, and the details say why
+            return Outcome(False, 0.0, {"error": f"the final state could not be read: {exc}"})
+        return check_state(checks, state)
 
     def close(self) -> None:
         try:
@@ -143,7 +149,9 @@ class RestDomain(Domain):
                 key = services.ALL
                 server = acquire_server(key, lambda: build_hub([services.load(name) for name in key]))
                 self._server_key = key
-                self._client = RestClient(httpx.Client(base_url=server.url, timeout=config.timeout_s))
+                # the token travels as a header, never in a URL (error texts print the base URL)
+                http = httpx.Client(base_url=server.origin, headers=server.headers, timeout=config.timeout_s)
+                self._client = RestClient(http)
             else:
                 self._client = local_client()
         return self._client
