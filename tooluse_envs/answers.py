@@ -6,6 +6,12 @@ precision (``expected.decimals``) is checked by exact equality, so an unrounded 
 question asks for rounding; without it (user tasks) a 1e-6 relative tolerance applies. Text is compared
 after normalisation (case, punctuation, articles, whitespace); lists of values are compared as
 multisets, or in order when the task asks for an order.
+
+Every check runs in time linear in the answer's length, and is bounded besides: a "number" longer than
+``MAX_NUMBER_CHARS`` is not read as one, and an answer longer than ``MAX_ANSWER_CHARS`` is wrong without
+being read (the longest expected answer of the suite has a few hundred characters), so a megabyte of
+adversarial text costs microseconds, not seconds. The regular expressions are written so that no two
+adjacent parts can match the same characters (no backtracking over a long run).
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from typing import Any
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}")
 _LATEX_TEXT = re.compile(r"\\(?:text|mathrm|textbf|mathbf)\{([^{}]*)\}")
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
-_UNIT_TAIL = re.compile(r"^([-+]?[\d.,/eE+-]+)\s*[A-Za-z$€£%°]*\.?$")
+# a number followed by a unit ("12 kg", "5%", "3.5m."): the number part, then what may follow it
+_NUMBER_HEAD = re.compile(r"[-+]?[\d.,/eE+-]+")
+_UNIT_TAIL = re.compile(r"\s*[A-Za-z$€£%°]*\.?")
+_FRACTION = re.compile(r"\(?[-+]?\d+\)?/\(?[-+]?\d+\)?")
 
 
 def _strip_latex(text: str) -> str:
@@ -34,6 +43,22 @@ def _strip_latex(text: str) -> str:
 
 MAX_NUMBER_CHARS = 200  # longer "numbers" are not answers, and bounded input keeps parsing cheap
 MAX_EXPONENT = 400
+MAX_ANSWER_CHARS = 100_000  # a longer answer is wrong unread; expected answers have a few hundred characters
+
+
+def _without_unit(s: str) -> str:
+    """``"12 kg"`` -> ``"12"``: the leading number-like run when only a unit follows it, else ``s``.
+
+    The same strings as the old single pattern (number characters, spaces, unit letters), in linear time:
+    that pattern let the number and the unit both match ``e``, so ``1eee…e!`` backtracked over every
+    split of the run (quadratic). Taking the longest run and checking the rest once loses no match: a
+    shorter run leaves ``e``/``E`` characters that the unit part would have to take, which it could have
+    taken after the longest run too.
+    """
+    head = _NUMBER_HEAD.match(s)
+    if head is not None and _UNIT_TAIL.fullmatch(s, head.end()):
+        return head.group()
+    return s
 
 
 def parse_number(text: Any) -> float | None:
@@ -61,12 +86,9 @@ def parse_exact(text: Any) -> Fraction | None:
     for sign in ("€", "£", "USD", "usd"):
         s = s.replace(sign, "")
     percent = s.endswith("%")
-    s = s.rstrip("%").strip()
-    unit = _UNIT_TAIL.match(s)
-    if unit:
-        s = unit.group(1)
-    s = re.sub(r"\s*/\s*", "/", s)
-    if re.fullmatch(r"\(?[-+]?\d+\)?/\(?[-+]?\d+\)?", s):
+    s = _without_unit(s.rstrip("%").strip())
+    s = "/".join(part.strip() for part in s.split("/"))  # "1 / 2" -> "1/2" (a regex \s*/ would backtrack)
+    if _FRACTION.fullmatch(s):
         num, den = (part.strip("()") for part in s.split("/"))
         if int(den) == 0:
             return None
@@ -134,18 +156,30 @@ def split_items(answer: str) -> list[str]:
     return [item.strip().strip("'\"") for item in _SPLIT_ITEMS.split(inner) if item.strip()]
 
 
+def _too_long(answer: str) -> bool:
+    """Whether an answer is past ``MAX_ANSWER_CHARS``: wrong without reading it, whatever it holds."""
+    return len(answer) > MAX_ANSWER_CHARS
+
+
 def values_match(answer: str | None, expected: list[Any], ordered: bool = False) -> bool:
-    """Compare a list answer with expected values, as a multiset or (when ``ordered``) as a sequence."""
-    if answer is None:
+    """Compare a list answer with expected values, as a multiset or (when ``ordered``) as a sequence.
+
+    Items are counted before any is read: a list of another length cannot match either way, so a
+    100,000-item answer costs one split, not 100,000 number parses.
+    """
+    if answer is None or _too_long(answer):
         return False
-    got = [_value_key(item) for item in split_items(answer)]
+    items = split_items(answer)
+    if len(items) != len(expected):
+        return False
+    got = [_value_key(item) for item in items]
     want = [_value_key(item) for item in expected]
     return got == want if ordered else Counter(got) == Counter(want)
 
 
 def text_answer_correct(answer: str | None, expected: str | list[str]) -> bool:
     """Normalised exact match against one expected string or any of several aliases."""
-    if answer is None:
+    if answer is None or _too_long(answer):
         return False
     options = [expected] if isinstance(expected, str) else expected
     got = normalize_text(answer)
@@ -154,7 +188,7 @@ def text_answer_correct(answer: str | None, expected: str | list[str]) -> bool:
 
 def token_f1(answer: str | None, expected: str) -> float:
     """SQuAD token-level F1 between the normalised answer and the expected text."""
-    if not answer:
+    if not answer or _too_long(answer):
         return 0.0
     got, want = normalize_text(answer).split(), normalize_text(expected).split()
     common = sum((Counter(got) & Counter(want)).values())

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
+from tooluse_envs.actions import MAX_ACTION_CHARS, message_problem, text_size_problem
 from tooluse_envs.domain import Domain, Session, make_domain
-from tooluse_envs.episode import EpisodeRecord, ToolCallRecord
+from tooluse_envs.episode import EpisodeRecord, Outcome, ToolCallRecord
 from tooluse_envs.errors import ConfigError, ResetNeeded
 from tooluse_envs.parsing import ParsedCall, ParsedTurn, extract_boxed, parse_openai_message, parse_turn
 from tooluse_envs.rewards import RewardFn, RewardResult, get_reward
@@ -26,6 +29,9 @@ SYSTEM_PROMPT = (
     "tool call and put the final answer in \\boxed{}."
 )
 MAX_OBSERVATION_CHARS = 1 << 20
+TURN_BUDGET_S = 30.0
+# the clock the turn budget reads (a module attribute so that tests can replace it with a fake one)
+_clock: Callable[[], float] = time.monotonic
 
 
 def _clip(text: str, limit: int) -> str:
@@ -57,7 +63,9 @@ class ToolUseEnv(gym.Env[str, str]):
     One assistant turn: a string with zero or more ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
     blocks, or an OpenAI assistant message dict (``content``, ``tool_calls``, optional ``finish_reason``
     "stop"/"length"). A turn without a tool call is the final answer. Malformed actions never raise:
-    the observation names the problem and the call counts as invalid.
+    the observation names the problem and the call counts as invalid. An action over the action space's
+    ``max_length`` (1 MiB of text) is refused before it is parsed; message dicts and tool-call arguments
+    must hold JSON data (``tooluse_envs.actions``).
 
     ## Observation
     Text: the question after reset, then the ``<tool_response>`` blocks of the last turn.
@@ -79,7 +87,9 @@ class ToolUseEnv(gym.Env[str, str]):
     MENTOR authors' reward reads the last ``\\boxed{}`` of the whole response, tool-call turns included;
     "final_turn": only the final turn's), tasks_file (a JSONL file of this domain's tasks, validated
     against ``tasks/task.schema.json``, played instead of the domain's split; ``split`` then only labels
-    the episodes), and domain options.
+    the episodes), turn_budget_s (wall-clock seconds for all tool calls of one turn, default 30: a call
+    not started by then is answered "turn budget exceeded" and not run; each call also has its domain's
+    own limit, so the last one started may end after the budget), and domain options.
 
     ## Version History
     * v0: initial release.
@@ -101,6 +111,7 @@ class ToolUseEnv(gym.Env[str, str]):
         answer_from: str = "any_turn",
         render_mode: str | None = None,
         tasks_file: str | os.PathLike[str] | None = None,
+        turn_budget_s: float = TURN_BUDGET_S,
         **domain_options: Any,
     ) -> None:
         if split not in SPLITS:
@@ -109,6 +120,8 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ConfigError("max_turns must be at least 1")
         if answer_from not in ("any_turn", "final_turn"):
             raise ConfigError(f"answer_from must be 'any_turn' or 'final_turn', not {answer_from!r}")
+        if not turn_budget_s > 0:
+            raise ConfigError(f"turn_budget_s must be a positive number of seconds, not {turn_budget_s!r}")
         if render_mode not in (None, "ansi"):
             raise ConfigError(f"unsupported render_mode {render_mode!r}; only 'ansi'")
         if isinstance(domain, str):
@@ -121,13 +134,14 @@ class ToolUseEnv(gym.Env[str, str]):
         self.max_calls_per_turn = max_calls_per_turn
         self.max_tool_output_chars = max_tool_output_chars
         self.answer_from = answer_from
+        self.turn_budget_s = float(turn_budget_s)
         self.render_mode = render_mode
         tasks = domain.load(split) if tasks_file is None else self._file_tasks(domain, Path(tasks_file))
         self.tasks = self._select_tasks(tasks, task_ids)
         self._by_id = {task.id: task for task in self.tasks}
         self._schemas: dict[str, list[dict[str, Any]]] = {}
         self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
-        self.action_space = UnicodeText(MAX_OBSERVATION_CHARS)
+        self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.task: Task | None = None
         self._session: Session | None = None
         self._record: EpisodeRecord | None = None
@@ -197,7 +211,7 @@ class ToolUseEnv(gym.Env[str, str]):
             raise ResetNeeded("call reset() before step(); the episode has ended or never started")
         record = self._record
         record.turns += 1
-        turn, finish_reason, problem = self._read_action(action)
+        turn, finish_reason, problem = self._read_action(action, MAX_ACTION_CHARS)  # the action space's max_length
         calls = turn.calls[: self.max_calls_per_turn]
         dropped = turn.calls[self.max_calls_per_turn :]
         self.messages.append(self._assistant_message(turn.content, calls, record.turns))
@@ -262,13 +276,20 @@ class ToolUseEnv(gym.Env[str, str]):
         return self._schemas[task.id]
 
     @staticmethod
-    def _read_action(action: Any) -> tuple[ParsedTurn, str | None, str | None]:
-        """Parse an action; the third element names why it could not be read at all."""
+    def _read_action(action: Any, max_chars: int) -> tuple[ParsedTurn, str | None, str | None]:
+        """Parse an action; the third element names why it could not be read at all.
+
+        The size and shape are checked before any parsing, so an oversized or odd action costs no more
+        than measuring it, and the parsers only ever see a string or a message of JSON data.
+        """
         if isinstance(action, str):
-            return parse_turn(action), "stop", None
+            problem = text_size_problem(action, max_chars)
+            return (ParsedTurn(""), None, problem) if problem else (parse_turn(action), "stop", None)
         if isinstance(action, dict):
-            finish_reason = action.get("finish_reason", "stop")
-            return parse_openai_message(action), finish_reason, None
+            problem = message_problem(action, max_chars)
+            if problem is not None:
+                return ParsedTurn(""), None, problem
+            return parse_openai_message(action), action.get("finish_reason") or "stop", None
         problem = f"an action must be a string or an assistant message dict, got {type(action).__name__}"
         return ParsedTurn(""), None, problem
 
@@ -284,9 +305,11 @@ class ToolUseEnv(gym.Env[str, str]):
         return message
 
     def _run_calls(self, calls: list[ParsedCall], dropped: list[ParsedCall], record: EpisodeRecord) -> str:
+        """Run the turn's calls in order while the turn budget lasts; the rest are answered, not run."""
         responses = []
+        deadline = _clock() + self.turn_budget_s
         for i, call in enumerate(calls):
-            content = self._run_call(call, record)
+            content = self._run_call(call, record, deadline)
             self.messages.append(
                 {
                     "role": "tool",
@@ -296,17 +319,30 @@ class ToolUseEnv(gym.Env[str, str]):
                 }
             )
             responses.append(f"<tool_response>\n{content}\n</tool_response>")
-        known_names = self._session.tools if self._session is not None else {}
         for call in dropped:
-            # not run, so not valid; but a name the task offers is not a hallucinated tool (the authors' h)
             error = f"too many tool calls in one turn (at most {self.max_calls_per_turn}); this one was not run"
-            known = call.name in known_names
-            record.tool_calls.append(ToolCallRecord(call.name, call.arguments, known, False, error, record.turns))
+            self._refuse_call(call, record, error)
         if dropped:
             responses.append(f"Error: {len(dropped)} calls beyond the limit of {self.max_calls_per_turn} were not run.")
         return "\n".join(responses)
 
-    def _run_call(self, call: ParsedCall, record: EpisodeRecord) -> str:
+    def _refuse_call(self, call: ParsedCall, record: EpisodeRecord, error: str) -> str:
+        """Record a call that was not run: not valid, though a name the task offers is no hallucinated tool."""
+        known = self._session is not None and call.name in self._session.tools
+        record.tool_calls.append(ToolCallRecord(call.name, call.arguments, known, False, error, record.turns))
+        return f"Error: {error}"
+
+    @staticmethod
+    def _schema_error(tool: Tool, arguments: dict[str, Any]) -> str | None:
+        """Why the arguments fail the tool's schema, or None; a validator that fails is reported, not raised."""
+        try:
+            error = tool.validation_error(arguments)
+        except Exception as exc:  # e.g. a pattern or a depth the validator cannot handle
+            error = f"the arguments could not be validated ({type(exc).__name__})"
+        return None if error is None else f"invalid arguments for {tool.name}: {_clip(error, 300)}"
+
+    def _run_call(self, call: ParsedCall, record: EpisodeRecord, deadline: float = float("inf")) -> str:
+        """Check one call and run it if it is valid and the turn's budget (``deadline``) is not spent."""
         assert self._session is not None
         tools: dict[str, Tool] = self._session.tools
         known = call.name in tools
@@ -315,13 +351,14 @@ class ToolUseEnv(gym.Env[str, str]):
             error = f"unknown tool {_clip(repr(call.name), 100)}; available tools: {', '.join(tools)}"
         if error is None:
             tool = tools[call.name]  # type: ignore[index]
-            schema_error = tool.validation_error(call.arguments or {})
-            if schema_error is not None:
-                error = f"invalid arguments for {call.name}: {_clip(schema_error, 300)}"
+            error = self._schema_error(tool, call.arguments or {})
         if error is not None:
             record.tool_calls.append(ToolCallRecord(call.name, call.arguments, known, False, error, record.turns))
             record.all_calls_parsed &= call.error is None
             return f"Error: {error}"
+        if _clock() >= deadline:
+            budget = f"turn budget exceeded ({self.turn_budget_s:g} s of tool calls per turn); this call was not run"
+            return self._refuse_call(call, record, budget)
         try:
             content = self._session.call(tool, call.arguments or {})
             runtime_error = None
@@ -334,7 +371,7 @@ class ToolUseEnv(gym.Env[str, str]):
     def _finish(self, info: dict[str, Any]) -> float:
         assert self._session is not None and self._record is not None and self.task is not None
         record = self._record
-        record.outcome = self._session.check_episode(record)
+        record.outcome = self._check(self._session, record)
         result: RewardResult = self.reward_fn(record, self.task.reference)
         info["episode"] = record.summary()
         info["reward_components"] = dict(result.components)
@@ -342,6 +379,18 @@ class ToolUseEnv(gym.Env[str, str]):
         self._close_session()
         self._record = None
         return float(result.value)
+
+    @staticmethod
+    def _check(session: Session, record: EpisodeRecord) -> Outcome:
+        """The checker's verdict; a checker that fails (a service gone, say) gives a wrong verdict naming why.
+
+        Whatever the policy did, ending the episode must not raise, so the failure is reported in
+        ``info["episode"]["check"]["error"]`` rather than propagated.
+        """
+        try:
+            return session.check_episode(record)
+        except Exception as exc:
+            return Outcome(False, 0.0, {"error": f"the outcome could not be checked: {type(exc).__name__}: {exc}"})
 
     def _close_session(self) -> None:
         if self._session is not None:

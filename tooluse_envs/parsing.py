@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tooluse_envs.actions import ActionError, json_problem, load_json, text_parts
+
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 _BLOCK = re.compile(r"<tool_call>(.*?)(</tool_call>|$)", re.DOTALL)
@@ -53,9 +55,9 @@ def _read_call_object(obj: Any, raw: str) -> ParsedCall:
     arguments = obj.get("arguments", {})
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            return ParsedCall(name, None, f"arguments string is not valid JSON ({exc.msg})", raw)
+            arguments = load_json(arguments) if arguments.strip() else {}
+        except ActionError as exc:
+            return ParsedCall(name, None, f"arguments string: {exc}", raw)
     if not isinstance(arguments, dict):
         return ParsedCall(name, None, f'"arguments" must be an object, got {type(arguments).__name__}', raw)
     return ParsedCall(name, arguments, None, raw)
@@ -67,11 +69,9 @@ def parse_call_json(raw: str) -> ParsedCall:
     if not text:
         return ParsedCall(None, None, "empty <tool_call> block", raw)
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return ParsedCall(None, None, f"tool call is not valid JSON ({exc.msg} at char {exc.pos})", raw)
-    except RecursionError:
-        return ParsedCall(None, None, "tool call JSON is nested too deeply", raw)
+        obj = load_json(text)
+    except ActionError as exc:
+        return ParsedCall(None, None, f"tool call: {exc}", raw)
     return _read_call_object(obj, raw)
 
 
@@ -90,21 +90,35 @@ def parse_turn(text: str) -> ParsedTurn:
 
 
 def parse_openai_message(message: dict[str, Any]) -> ParsedTurn:
-    """Read an OpenAI assistant message dict; falls back to parsing ``content`` when it has no tool_calls."""
-    content = message.get("content") or ""
-    if not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False)
+    """Read an OpenAI assistant message dict; falls back to parsing ``content`` when it has no tool_calls.
+
+    ``content`` must be a string, None or a list of text parts (the env checks that first, with
+    ``actions.message_problem``). Each ``tool_calls`` item is checked to be JSON data before it is read,
+    so a call holding bytes, a set or a 5,000-digit integer is one bad call, not a crash.
+    """
+    content = message.get("content")
+    text = content if isinstance(content, str) else (text_parts(content) or "")
     tool_calls = message.get("tool_calls") or []
     if not tool_calls:
-        return parse_turn(content)
-    calls = []
-    for item in tool_calls if isinstance(tool_calls, list) else [tool_calls]:
-        function = item.get("function") if isinstance(item, dict) else None
-        if not isinstance(function, dict):
-            calls.append(ParsedCall(None, None, 'each tool_calls item needs a "function" object', repr(item)[:200]))
-            continue
-        calls.append(_read_call_object(function, json.dumps(function, ensure_ascii=False, default=str)))
-    return ParsedTurn(parse_turn(content).content, calls)
+        return parse_turn(text)
+    calls = [_read_tool_calls_item(item) for item in (tool_calls if isinstance(tool_calls, list) else [tool_calls])]
+    return ParsedTurn(parse_turn(text).content, calls)
+
+
+def _read_tool_calls_item(item: Any) -> ParsedCall:
+    """One item of an OpenAI message's ``tool_calls``: ``{"function": {"name": ..., "arguments": ...}}``."""
+    problem = json_problem(item, "tool_calls item")
+    if problem is not None:
+        return ParsedCall(None, None, f"tool call: {problem}", "")
+    function = item.get("function") if isinstance(item, dict) else None
+    if not isinstance(function, dict):
+        return ParsedCall(None, None, 'each tool_calls item needs a "function" object', _preview(item))
+    return _read_call_object(function, json.dumps(function, ensure_ascii=False))
+
+
+def _preview(value: Any) -> str:
+    """A short view of JSON data for ``ParsedCall.raw`` (the data is JSON-checked, so it always prints)."""
+    return json.dumps(value, ensure_ascii=False)[:200]
 
 
 def render_tool_call(name: str, arguments: dict[str, Any]) -> str:

@@ -4,7 +4,11 @@ Every episode gets a private in-memory copy of one of five generated databases (
 ``list_tables``, ``describe_table`` and ``run_sql`` run against that copy under an authorizer: answer
 tasks may only read; state tasks may also INSERT, UPDATE and DELETE, and are checked by running a query
 on the final database. Each statement runs under a time budget (a progress handler aborts it), a row cap
-and a size cap on the rendered result, so a runaway query costs a second, not the process.
+and a size cap on the rendered result, so a runaway query costs a second, not the process. The progress
+handler runs between VM instructions, so work inside one C function call escapes it: strings and blobs
+are capped at ``MAX_VALUE_BYTES``, LIKE/GLOB patterns at ``MAX_LIKE_PATTERN``, and the built-ins whose
+one call can still run long (``printf``, ``trim``, ``instr``, ``replace``) get bounded arguments
+(``sql_functions``), so no single call outlasts the budget by more than a fraction of a second.
 
 In-domain tasks (``train``, ``test_id``) use the bookstore, company and school schemas with filters,
 joins of up to three tables and simple aggregates; ``test_ood`` is the union of three axes, each changing
@@ -26,6 +30,7 @@ from typing import Any
 
 from tooluse_envs.domain import Domain, Session, check_answer, format_result
 from tooluse_envs.domains.sql_databases import fresh_copy, table_schemas
+from tooluse_envs.domains.sql_functions import install_bounded_functions
 from tooluse_envs.episode import Outcome
 from tooluse_envs.errors import ConfigError
 from tooluse_envs.tasks import Task
@@ -36,10 +41,18 @@ MAX_ROWS = 200
 MAX_RESULT_CHARS = 6000
 MAX_CELL_CHARS = 200
 PROGRESS_STEPS = 1000  # SQLite VM instructions between two looks at the clock
+MAX_VALUE_BYTES = 1_000_000  # SQLITE_LIMIT_LENGTH: the largest string or blob a statement may build
+MAX_LIKE_PATTERN = 128  # SQLITE_LIMIT_LIKE_PATTERN_LENGTH: LIKE/GLOB work grows with value × pattern length
 
 READ_ACTIONS = frozenset(
-    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE,
-     sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT}
+    {
+        sqlite3.SQLITE_SELECT,
+        sqlite3.SQLITE_READ,
+        sqlite3.SQLITE_FUNCTION,
+        sqlite3.SQLITE_RECURSIVE,
+        sqlite3.SQLITE_TRANSACTION,
+        sqlite3.SQLITE_SAVEPOINT,
+    }
 )
 DML_ACTIONS = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
 READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "foreign_key_list", "index_list", "index_info"})
@@ -72,6 +85,10 @@ class Guard:
     def __init__(self, writable: bool) -> None:
         self.writable = writable
         self.refusal: str | None = None
+
+    def refuse(self, reason: str) -> None:
+        """Note why a function call of the running statement was refused (the error then names it)."""
+        self.refusal = reason
 
     def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
         if action in READ_ACTIONS:
@@ -133,8 +150,10 @@ class EpisodeDatabase:
         self.guard = Guard(writable)
         self._deadline = math.inf
         if sys.version_info >= (3, 11):  # Connection.setlimit: cap string/blob size and forbid attached files
-            self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000)
+            self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
             self.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+            self.conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
+        self._functions_helper = install_bounded_functions(self.conn, self.guard.refuse, MAX_VALUE_BYTES)
         self.conn.set_authorizer(self.guard)
         self.conn.set_progress_handler(self._over_budget, PROGRESS_STEPS)
 
@@ -156,9 +175,12 @@ class EpisodeDatabase:
         message = str(exc)
         if "one statement at a time" in message:
             return QueryError("only one SQL statement per run_sql call; send each statement in its own call")
+        if "pattern too complex" in message:
+            return QueryError(f"LIKE/GLOB pattern too long: at most {MAX_LIKE_PATTERN} characters")
         if message == "interrupted":
             return QueryError(f"query interrupted: time budget of {self.time_budget_s} s exceeded")
-        if ("not authorized" in message or "authorization denied" in message) and self.guard.refusal:
+        refused = "not authorized" in message or "authorization denied" in message
+        if (refused or "user-defined function raised exception" in message) and self.guard.refusal:
             return QueryError(self.guard.refusal)
         return QueryError(f"{type(exc).__name__}: {message}")
 
@@ -220,6 +242,7 @@ class EpisodeDatabase:
         self.conn.set_authorizer(None)
         self.conn.set_progress_handler(None, 0)
         self.conn.close()
+        self._functions_helper.close()
 
 
 def _row_key(row: Any) -> tuple:
