@@ -149,7 +149,7 @@ class ScriptedAgent:
                 if terminated or truncated:
                     break
             wall = time.perf_counter() - start
-            yield episode_row(request, step_info["episode"], reward, step_info["reward_components"], 0, wall)
+            yield episode_row(request, step_info["tool_episode"], reward, step_info["reward_components"], 0, wall)
 
     def _action(self, task: Any, info: dict, obs: str, turn: int, n_calls: int, rng: np.random.Generator) -> str:
         if self.kind == "oracle":

@@ -130,7 +130,7 @@ def rollout(
             if terminated or truncated:
                 conv.traj.reward = reward
                 conv.traj.reward_components = info["reward_components"]
-                conv.traj.episode = info["episode"]
+                conv.traj.episode = info["tool_episode"]
                 continue
             delta = tool_turn_delta(tokenizer, info["messages"], n_before, conv.tools)
             conv.extend(encode(tokenizer, delta), trainable=False)

@@ -168,7 +168,7 @@ def _replays(env: Any, task_id: str, reference: Reference) -> bool:
     from tooluse_envs.oracle import play_reference
 
     _, info = play_reference(env, task_id, reference)
-    return bool(info["episode"]["success"])
+    return bool(info["tool_episode"]["success"])
 
 
 def teach(config: TeachConfig, teacher: Teacher | None = None) -> TeachReport:

@@ -135,7 +135,7 @@ def strategy_name(reference: Reference) -> str:
 
 
 def episode_reference(episode: dict[str, Any], single_turn: bool) -> Reference:
-    """The reference an episode summary (``info["episode"]``) stands for: the calls that ran, grouped by
+    """The reference an episode summary (``info["tool_episode"]``) stands for: the calls that ran, grouped by
     the turn they were made in, and the answer.
 
     Calls the env refused (unknown tool, bad arguments) never ran, so leaving them out changes no tool

@@ -334,7 +334,7 @@ def test_reference_replay_through_the_env_scores_one(domain, ood, category):
             _, reward, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 break
-        assert terminated and reward == 1.0, (task.id, info["episode"])
+        assert terminated and reward == 1.0, (task.id, info["tool_episode"])
     env.close()
 
 
@@ -356,8 +356,8 @@ def test_the_first_turn_ends_the_episode(domain, ood, action, category, correct)
     elif action == "first tool":
         action = f'<tool_call>{{"name": "{task.tools[0]}", "arguments": {{}}}}</tool_call>'
     _, reward, terminated, truncated, info = env.step(action)
-    assert terminated and not truncated and info["episode"]["turns"] == 1
-    assert info["episode"]["success"] is correct and reward == float(correct)
+    assert terminated and not truncated and info["tool_episode"]["turns"] == 1
+    assert info["tool_episode"]["success"] is correct and reward == float(correct)
 
 
 def test_invalid_calls_count_against_the_answer(domain, ood):
@@ -366,8 +366,8 @@ def test_invalid_calls_count_against_the_answer(domain, ood):
     env.reset(options={"task_id": task.id})
     good = reference_actions(task.reference)[0]
     _, reward, terminated, _, info = env.step(good + '<tool_call>{"name": "nope", "arguments": {}}</tool_call>')
-    assert terminated and reward == 0.0 and info["episode"]["invalid_calls"] == 1
-    assert "expected 1 call(s), got 2" in info["episode"]["check"]["reason"]
+    assert terminated and reward == 0.0 and info["tool_episode"]["invalid_calls"] == 1
+    assert "expected 1 call(s), got 2" in info["tool_episode"]["check"]["reason"]
 
 
 @pytest.mark.parametrize("category", ["parallel", "irrelevance"])
@@ -378,7 +378,7 @@ def test_a_right_single_turn_answer_gets_the_full_mentor_reward(domain, ood, cat
     _, reward, terminated, _, info = env.step(reference_actions(task.reference)[0])
     # an irrelevance teacher calls nothing: by default the authors' flat value, whatever the student did
     expected = 1.1 if task.reference.tool_calls else TEACHER_WITHOUT_TOOLS_REWARD
-    assert terminated and info["episode"]["success"] and reward == pytest.approx(expected)
+    assert terminated and info["tool_episode"]["success"] and reward == pytest.approx(expected)
 
 
 def test_the_tools_shown_are_the_tasks_own(domain, ood):

@@ -48,7 +48,7 @@ def test_a_few_lines_make_a_working_env():
     check_env(env, skip_render_check=True)
     for task in TASKS:
         reward, info = play_reference(env, task["id"])
-        assert reward == pytest.approx(1.1) and info["episode"]["success"]
+        assert reward == pytest.approx(1.1) and info["tool_episode"]["success"]
     env.reset(options={"task_id": "apples"})
     obs, *_ = env.step('<tool_call>{"name": "get_price", "arguments": {"item": "kiwi"}}</tool_call>')
     assert "KeyError" in obs

@@ -39,7 +39,7 @@ def test_reference_of_every_task_succeeds(env_id, split):
     for task in tasks:
         reward, info = play_reference(env, task.id)
         if reward != 1.0:
-            failures.append((task.id, info.get("episode")))
+            failures.append((task.id, info.get("tool_episode")))
     env.close()
     assert not failures, f"{len(failures)} references fail, first: {failures[:2]}"
 
@@ -72,13 +72,13 @@ def test_malformed_actions_get_an_observation_not_an_exception(env_id, kind):
         assert terminated
         if not single_turn:  # in a single-turn domain (BFCL irrelevance) an empty reply can be right
             assert "No \\boxed{} answer" in obs
-            assert info["episode"]["success"] is False and reward == pytest.approx(0.1)
+            assert info["tool_episode"]["success"] is False and reward == pytest.approx(0.1)
         return
     # the first turn of a single-turn domain ends the episode, malformed or not (but for a non-text action)
     assert terminated == (single_turn and kind != "not text") and obs.count("Error") >= 1, obs[:300]
     assert len(obs) < 200_000
     if terminated:
-        episode_calls = info["episode"]["tool_calls"]
+        episode_calls = info["tool_episode"]["tool_calls"]
     else:
         episode_calls = [vars(c) for c in env.unwrapped._record.tool_calls]
     assert episode_calls and not all(c["valid"] for c in episode_calls)
@@ -122,7 +122,7 @@ def test_episode_info_and_reward_components_at_the_end(env_id):
     task_id = env.unwrapped.tasks[0].id
     reward, info = play_reference(env, task_id)
     assert reward == pytest.approx(1.1)
-    episode = info["episode"]
+    episode = info["tool_episode"]
     assert episode["success"] is True and episode["invalid_calls"] == 0
     assert len(episode["tool_calls"]) == len(env.unwrapped.task.reference.tool_calls)
     assert all(call.keys() >= {"name", "arguments", "valid", "error"} for call in episode["tool_calls"])
@@ -136,7 +136,7 @@ def test_cut_off_turn_ends_with_zero_mentor_reward(env_id):
     obs, reward, terminated, _, info = env.step(
         {"role": "assistant", "content": "\\boxed{4", "finish_reason": "length"}
     )
-    assert terminated and reward == 0.0 and "cut off" in obs and info["episode"]["ended_with_eos"] is False
+    assert terminated and reward == 0.0 and "cut off" in obs and info["tool_episode"]["ended_with_eos"] is False
 
 
 def test_max_turns_truncates(env_id):
@@ -148,7 +148,7 @@ def test_max_turns_truncates(env_id):
         return
     assert env.step(call)[2:4] == (False, False)
     _, reward, terminated, truncated, info = env.step(call)
-    assert (terminated, truncated) == (False, True) and info["episode"]["truncated"]
+    assert (terminated, truncated) == (False, True) and info["tool_episode"]["truncated"]
     assert reward == 0.0  # out of turns: the sequence never ended with EOS (the MENTOR authors' code)
     with pytest.raises(ResetNeeded):
         env.step("\\boxed{1}")

@@ -338,7 +338,7 @@ def test_state_tasks_pass_with_the_right_calls_and_fail_with_wrong_ones():
     )
     assert _play(env, task, [("cancel_order", {"order_id": right})])[0] == 1.0
     reward, info = _play(env, task, [("cancel_order", {"order_id": wrong})])
-    assert reward == 0.0 and info["episode"]["check"]["failed_checks"]
+    assert reward == 0.0 and info["tool_episode"]["check"]["failed_checks"]
     assert _play(env, task, [("cancel_order", {"order_id": right}), ("cancel_order", {"order_id": wrong})])[0] == 0
     assert _play(env, task, [], answer="\\boxed{done}")[0] == 0.0  # claiming success changes nothing
     create = _state_task("create_event")

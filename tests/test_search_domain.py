@@ -215,14 +215,14 @@ def test_wrong_answers_fail_and_case_or_punctuation_do_not_matter():
     right = task.expected["answer"][0]
     assert right.count(" ") >= 1  # a university: several words, so partial answers get partial F1
     info = _answer(env, task.id, f"  the {right.upper()}!! ")
-    assert info["episode"]["success"] is True and info["episode"]["check"]["f1"] == 1.0
+    assert info["tool_episode"]["success"] is True and info["tool_episode"]["check"]["f1"] == 1.0
     info = _answer(env, task.id, right.split()[0])
-    assert info["episode"]["success"] is False and 0 < info["episode"]["check"]["f1"] < 1
+    assert info["tool_episode"]["success"] is False and 0 < info["tool_episode"]["check"]["f1"] < 1
     info = _answer(env, task.id, "Atlantis")
-    assert info["episode"]["success"] is False and info["episode"]["check"]["f1"] == 0.0
+    assert info["tool_episode"]["success"] is False and info["tool_episode"]["check"]["f1"] == 0.0
     country = next(t for t in env.tasks if t.template.endswith(".country"))
     official = country.expected["answer"][1]  # "Republic of X" is accepted as well as "X"
-    assert _answer(env, country.id, official.lower())["episode"]["success"] is True
+    assert _answer(env, country.id, official.lower())["tool_episode"]["success"] is True
 
 
 def test_yes_no_answers_are_exactly_yes_or_no_and_balanced():
@@ -232,9 +232,9 @@ def test_yes_no_answers_are_exactly_yes_or_no_and_balanced():
     assert 0.35 <= sum(t.expected["answer"] == ["yes"] for t in yes_no) / len(yes_no) <= 0.65
     task = yes_no[0]
     right, wrong = task.expected["answer"][0], {"yes": "no", "no": "yes"}[task.expected["answer"][0]]
-    assert _answer(env, task.id, right.capitalize() + ".")["episode"]["success"] is True
+    assert _answer(env, task.id, right.capitalize() + ".")["tool_episode"]["success"] is True
     for bad in (wrong, "true" if right == "yes" else "false", f"{right}, probably"):
-        assert _answer(env, task.id, bad)["episode"]["success"] is False
+        assert _answer(env, task.id, bad)["tool_episode"]["success"] is False
 
 
 def test_splits_are_sized_and_ood_is_four_axes_over_the_other_pool():

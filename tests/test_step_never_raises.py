@@ -248,8 +248,8 @@ def _check_step_result(result: Any, action: Action) -> tuple[bool, bool]:
     if action.invalid:
         assert "Error" in observation, (repr(action.value)[:300], observation[:300])
     if terminated or truncated:
-        assert "episode" in info and "reward_components" in info
-    json.dumps(info.get("episode", {}), ensure_ascii=False)  # what reaches info is JSON, whatever came in
+        assert "tool_episode" in info and "reward_components" in info
+    json.dumps(info.get("tool_episode", {}), ensure_ascii=False)  # what reaches info is JSON, whatever came in
     return terminated, truncated
 
 
@@ -321,7 +321,7 @@ def test_adversarial_number_answers_are_wrong_answers(answer):
     try:
         env.reset(seed=0)
         _, reward, terminated, _, info = env.step(answer)
-        assert terminated and info["episode"]["success"] is False and reward == pytest.approx(0.1)
+        assert terminated and info["tool_episode"]["success"] is False and reward == pytest.approx(0.1)
     finally:
         env.close()
 
@@ -342,8 +342,8 @@ def test_a_rest_state_task_whose_episode_was_evicted_ends_with_a_failed_check(mo
         client.open_episode()
         client.open_episode()  # the hub now holds two newer episodes; this episode was evicted
         _, reward, terminated, _, info = env.step(actions[-1])
-        assert terminated and info["episode"]["success"] is False
-        assert "could not be read" in info["episode"]["check"]["error"]
+        assert terminated and info["tool_episode"]["success"] is False
+        assert "could not be read" in info["tool_episode"]["check"]["error"]
     finally:
         env.close()
 

@@ -43,7 +43,7 @@ def test_every_alternative_strategy_is_correct(domain, split):
             replayed += 1
             reward, info = play_reference(env, task.id, alternative)
             if reward != 1.0:
-                failures.append((task.id, alternative.strategy, info.get("episode")))
+                failures.append((task.id, alternative.strategy, info.get("tool_episode")))
     env.close()
     assert not failures, f"{len(failures)} of {replayed} alternatives fail, first: {failures[:2]}"
 

@@ -14,7 +14,8 @@
                    "reference": [("get_price", {"item": "apple"})]}])
 
 Schemas come from the functions' signatures and Google-style docstrings; answers are checked as
-numbers when they are numbers, else as normalised text.
+numbers when they are numbers, else as normalised text. The env is registered with Gymnasium (``env_id=``
+or a generated ``tooluse/Custom<n>-v0``), so ``gym.make_vec(env.spec.id, num_envs=8)`` vectorises it.
 """
 
 from __future__ import annotations
@@ -116,20 +117,92 @@ def openapi_tools(spec: dict[str, Any], base_url: str | None = None, client: Any
     return [Tool(op.name, op.description, op.parameters, executor(op)) for op in operations]
 
 
+# ids registered by make_env in this process (re-registering one of them replaces it; others are refused)
+_CUSTOM_IDS: set[str] = set()
+_GENERATED_ID = "tooluse/Custom{}-v0"
+
+
+class CustomEnvFactory:
+    """The entry point of a ``make_env`` id: a fresh ToolUseEnv over the same tools and tasks per call.
+
+    ``gym.make`` and ``gym.make_vec`` call it with the env options. The OpenAPI tools (and their HTTP
+    client) are built anew for each env; the factory pickles when the user's tools do (``AsyncVectorEnv``
+    with a "spawn" or "forkserver" context sends it to its workers).
+    """
+
+    def __init__(
+        self,
+        tools: Sequence[Callable[..., Any] | Tool],
+        tasks: Sequence[Task | dict[str, Any]],
+        openapi: dict[str, Any] | None = None,
+        base_url: str | None = None,
+    ) -> None:
+        self.tools = list(tools)
+        self.tasks = list(tasks)
+        self.openapi = openapi
+        self.base_url = base_url
+
+    def __repr__(self) -> str:  # what env.spec shows as its entry point
+        names = [getattr(tool, "name", getattr(tool, "__name__", "?")) for tool in self.tools]
+        api = ", openapi" if self.openapi is not None else ""
+        return f"CustomEnvFactory(tools={names}{api}, tasks={len(self.tasks)})"
+
+    def __call__(self, **env_options: Any) -> Any:
+        from tooluse_envs.env import ToolUseEnv
+
+        all_tools = self.tools + (openapi_tools(self.openapi, self.base_url) if self.openapi is not None else [])
+        return ToolUseEnv(domain=CustomDomain(all_tools, self.tasks), **env_options)
+
+
+def _free_id() -> str:
+    from gymnasium.envs.registration import registry
+
+    n = 0
+    while _GENERATED_ID.format(n) in registry:
+        n += 1
+    return _GENERATED_ID.format(n)
+
+
 def make_env(
     tools: Sequence[Callable[..., Any] | Tool] = (),
     tasks: Sequence[Task | dict[str, Any]] = (),
     *,
     openapi: dict[str, Any] | None = None,
     base_url: str | None = None,
+    env_id: str | None = None,
     **env_options: Any,
 ) -> Any:
     """A ready ToolUseEnv over your tools and tasks (env options as for gym.make: reward, max_turns...).
 
     Tools are Python functions or ``Tool`` objects, and/or the operations of an ``openapi`` document
     served at ``base_url``.
-    """
-    from tooluse_envs.env import ToolUseEnv
 
-    all_tools = list(tools) + (openapi_tools(openapi, base_url) if openapi is not None else [])
-    return ToolUseEnv(domain=CustomDomain(all_tools, tasks), **env_options)
+    The env is also registered with Gymnasium, under ``env_id`` or else the next free
+    ``tooluse/Custom<n>-v0``, with these env options as the spec's kwargs: ``env.spec.id`` then works with
+    ``gym.make`` and ``gym.make_vec`` (each env built from it gets its own domain over the same tools and
+    tasks). Calling ``make_env`` again with the same ``env_id`` replaces that registration; an id
+    registered otherwise (one of the suite's, say) is refused.
+    """
+    import gymnasium as gym
+    from gymnasium.envs.registration import registry
+
+    if env_id is None:
+        env_id = _free_id()
+    elif env_id in registry and env_id not in _CUSTOM_IDS:
+        raise ConfigError(f"{env_id!r} is already registered with Gymnasium; choose another env_id")
+    previous = registry.pop(env_id, None)
+    try:
+        gym.register(
+            id=env_id,
+            entry_point=CustomEnvFactory(tools, tasks, openapi, base_url),
+            kwargs=dict(env_options),
+            disable_env_checker=True,  # as the suite's ids (see tooluse_envs.register_all)
+        )
+        env = gym.make(env_id).unwrapped  # the env itself (as before), with the spec gym.make gives it
+    except BaseException:
+        registry.pop(env_id, None)  # a make_env that fails leaves no id behind (nor replaces the old one)
+        if previous is not None:
+            registry[env_id] = previous
+        raise
+    _CUSTOM_IDS.add(env_id)
+    return env

@@ -32,7 +32,7 @@ def play(env: gym.Env, actions: list[str], task_id: str) -> tuple[bool, float]:
     for action in actions:
         _, reward, terminated, truncated, info = env.step(action)
         if terminated or truncated:
-            return bool(info["episode"]["success"]), float(reward)
+            return bool(info["tool_episode"]["success"]), float(reward)
     raise RuntimeError(f"scripted actions did not end the episode of {task_id}")
 
 

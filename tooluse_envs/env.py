@@ -34,6 +34,28 @@ TURN_BUDGET_S = 30.0
 _clock: Callable[[], float] = time.monotonic
 
 
+EPISODE_KEY = "tool_episode"  # the info key of the end-of-episode summary
+
+
+class StepInfo(dict[str, Any]):
+    """The info dict of ``step``: a plain dict, except that reading the old summary key fails loudly.
+
+    ``info["episode"]`` used to hold the env's episode summary; it is now ``info["tool_episode"]``,
+    since Gymnasium's ``RecordEpisodeStatistics`` and SB3's ``Monitor`` write their own statistics
+    under ``"episode"``. Without such a wrapper, ``info["episode"]`` raises a ``KeyError`` naming the new
+    key instead of a bare one (``"episode" in info`` and ``info.get("episode")`` behave as for a dict
+    without the key, which is what those wrappers check before they write it).
+    """
+
+    def __missing__(self, key: str) -> Any:
+        if key == "episode":
+            raise KeyError(
+                "'episode': ToolUseEnv's episode summary is info['tool_episode'] (at the end of an episode); "
+                "info['episode'] is only set by episode-statistics wrappers such as RecordEpisodeStatistics"
+            )
+        raise KeyError(key)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [truncated {len(text) - limit} chars]"
 
@@ -78,7 +100,9 @@ class ToolUseEnv(gym.Env[str, str]):
 
     ## Episode End
     Terminated by a final answer or a turn cut off without EOS (``finish_reason="length"``); truncated
-    after ``max_turns`` assistant turns. ``info["episode"]`` then summarises the episode.
+    after ``max_turns`` assistant turns. ``info["tool_episode"]`` then summarises the episode (the key
+    ``"episode"`` is left to ``RecordEpisodeStatistics`` and SB3's ``Monitor``; reading it from this env's
+    own info raises a ``KeyError`` that names the new key).
 
     ## Arguments
     domain, split ("train" | "test_id" | "test_ood"), max_turns, reward, sandbox (backend for domains
@@ -92,7 +116,8 @@ class ToolUseEnv(gym.Env[str, str]):
     own limit, so the last one started may end after the budget), and domain options.
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. The end-of-episode summary was renamed from ``info["episode"]`` to
+      ``info["tool_episode"]`` (Gymnasium's and SB3's episode-statistics wrappers own ``"episode"``).
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -245,7 +270,7 @@ class ToolUseEnv(gym.Env[str, str]):
                 record.answer = turn.content
         truncated = not terminated and record.turns >= self.max_turns
         record.truncated = truncated
-        info: dict[str, Any] = {"messages": list(self.messages)}
+        info: dict[str, Any] = StepInfo(messages=list(self.messages))
         reward = 0.0
         if terminated or truncated:
             reward = self._finish(info)
@@ -373,7 +398,7 @@ class ToolUseEnv(gym.Env[str, str]):
         record = self._record
         record.outcome = self._check(self._session, record)
         result: RewardResult = self.reward_fn(record, self.task.reference)
-        info["episode"] = record.summary()
+        info[EPISODE_KEY] = record.summary()
         info["reward_components"] = dict(result.components)
         info["record"] = record
         self._close_session()
@@ -385,7 +410,7 @@ class ToolUseEnv(gym.Env[str, str]):
         """The checker's verdict; a checker that fails (a service gone, say) gives a wrong verdict naming why.
 
         Whatever the policy did, ending the episode must not raise, so the failure is reported in
-        ``info["episode"]["check"]["error"]`` rather than propagated.
+        ``info["tool_episode"]["check"]["error"]`` rather than propagated.
         """
         try:
             return session.check_episode(record)

@@ -44,7 +44,7 @@ class Outcome:
 
 @dataclass
 class EpisodeRecord:
-    """Everything rewards need about one episode, and what ``info["episode"]`` shows.
+    """Everything rewards need about one episode, and what ``info["tool_episode"]`` shows.
 
     Attributes:
         task_id: The task played.
@@ -88,7 +88,7 @@ class EpisodeRecord:
         return sum(not c.valid for c in self.tool_calls)
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary for ``info["episode"]``."""
+        """A JSON-ready summary for ``info["tool_episode"]``."""
         return {
             "task_id": self.task_id,
             "success": self.correct,

@@ -13,6 +13,7 @@ strategy (one call or several, reading the file first or opening it in Python) d
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from typing import Any
 
@@ -60,6 +61,22 @@ def shared_pool(backend: str, size: int) -> SandboxPool:
                 atexit.register(close_pools)
             _pools[key] = SandboxPool(size=size, backend=backend, limits=LIMITS)
         return _pools[key]
+
+
+def _forget_pools_after_fork() -> None:
+    """In a forked child (``AsyncVectorEnv``'s default on Linux), start with no pools.
+
+    The parent's pools are its sandbox processes and threads: a child that used them would talk to the
+    parent's sandboxes on the parent's pipes (and its threads do not exist in the child), and closing them
+    would kill the parent's. The child starts its own pool on first use instead.
+    """
+    global _pools_lock
+    _pools_lock = threading.Lock()  # the parent's may have been held by another thread when it forked
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def close_pools() -> None:

@@ -8,7 +8,7 @@ title and a one-sentence description that states no asked-for fact) and ``open``
 namesakes, near-duplicate titles and conflicting minor facts in secondary documents, so the first hit
 is not always the right one and an answer is read only in the opened entry. Answers are checked by
 normalised exact match against aliases (yes/no answers: exactly "yes" or "no"); token F1 is reported in
-``info["episode"]["check"]["f1"]``.
+``info["tool_episode"]["check"]["f1"]``.
 
 Splits. ``train`` (200) and ``test_id`` (100, no question or computation of train) ask the in-domain
 templates (``search_templates``: 2–3-hop chains and 2-hop comparisons) about entities of the world's
