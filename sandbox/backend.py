@@ -87,6 +87,13 @@ class LaunchSpec:
     """Start the process under this uid (and gid): root drops to a dedicated unprivileged uid."""
     cwd: str | None = None
     startup_timeout_s: float = 10.0
+    prefix: list[str] = field(default_factory=list)
+    """Command run under the host's own identity before the switch to ``uid`` (it ``exec``s the rest):
+    bwrap's step into the jail's cgroup leaf."""
+    cgroup: str | None = None
+    """The jail's cgroup directory, when the backend made one for this worker."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What the backend notes about this worker for :meth:`Backend.info` (how its limits are enforced)."""
 
 
 class Backend(Protocol):
@@ -206,6 +213,7 @@ class WorkerProcess:
     def _start(self) -> subprocess.Popen[bytes]:
         spec = self.spec
         argv, identity = as_user(spec.argv, spec.uid)
+        argv = [*spec.prefix, *argv]
         return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                 env=spec.env, cwd=spec.cwd, start_new_session=True, bufsize=0, **identity)
 

@@ -6,6 +6,21 @@ directory, where files are shipped) and ``/tmp``. Every namespace is unshared: n
 processes. Under root, bwrap itself is started under a dedicated unprivileged uid (see :mod:`.uids`) so
 RLIMIT_NPROC stops fork bombs and the uid can be swept clean on kill; without root, RLIMIT_NPROC still
 counts per jail on Linux >= 5.14, where process counts are kept per user namespace.
+
+The jail's *total* memory (issue 13): RLIMIT_AS caps each process, not their sum, and tmpfs files and
+their inodes live in host memory too. So:
+
+* where the host allows it (root with a writable cgroup2 hierarchy, or cgroup v1 ``memory`` and ``pids``
+  hierarchies), each jail runs in a cgroup leaf of its own (:mod:`.cgroup`): ``memory_mb`` plus
+  ``MEMORY_HEADROOM_MB`` in all — processes, tmpfs pages, kernel objects — no swap, ``max_procs`` tasks;
+* always, every writable tmpfs is sized: ``/work`` and ``/tmp`` ``disk_mb`` each, ``/dev/shm`` a link into
+  ``/tmp``, and ``/dev`` a 64 KiB tmpfs, read-only once the devices are bound into it one by one (bwrap's
+  ``--dev`` is a writable tmpfs of half the host's RAM). Under root ``/work`` and ``/tmp`` also get
+  ``nr_inodes`` (bwrap has no such option, so they are mounted in a private mount namespace of the jail's
+  before bwrap binds them); without root their inodes are bounded only by a cgroup;
+* without a cgroup the total is bounded by construction: ``max_procs * memory_mb`` plus the tmpfs sizes.
+
+:attr:`~sandbox.WorkerInfo.enforcement` and :attr:`~sandbox.WorkerInfo.memory_total_mb` say which holds.
 """
 
 from __future__ import annotations
@@ -19,7 +34,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
 
+from . import backend as backend_module
 from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, as_user, worker_argv, worker_config
+from .cgroup import JailCgroup, sweep_stale_leaves
+from .cgroup import layout as cgroup_layout
 from .errors import BackendUnavailable
 from .types import Limits, WorkerInfo
 from .uids import UidLease, allocate_uid, kill_uid
@@ -30,6 +48,21 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types", "/etc/pyth
              "/etc/python3.12", "/etc/python3.13")
 PROBE_UID = 65534
 JAIL_EXIT_WAIT_S = 2.0
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_TMPFS_BYTES = 64 << 10
+MEMORY_HEADROOM_MB = 64
+MOUNT_ROOT = "/run/tooluse-sandbox/mounts"
+"""Mount points (``work``, ``tmp``) of the inode-capped tmpfs; empty on the host: each jail mounts over
+them in a mount namespace of its own."""
+MOUNT_NAMES = ("work", "tmp")
+MOUNT_SCRIPT = ('o=$1; shift; while [ "$1" != -- ]; do mount -t tmpfs -o "$o" tmpfs "$1" || exit 125; shift; done; '
+                'shift; exec "$@"')
+MIN_INODES = 1024
+INODE_BYTES = 1024
+"""Kernel memory of one empty tmpfs file (inode and dentry), measured: 500k files took 497 MiB."""
+"""The jail's cgroup holds ``memory_mb`` plus this much (as docker's container): the supervisor, bwrap and
+the jail's init stay alive when the executor fills its RLIMIT_AS, so that it gets ``MemoryError``, not
+the OOM killer."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +72,10 @@ class BwrapConfig:
     python: str = "/usr/bin/python3"
     """Interpreter inside the jail; must live under ``/usr`` and be readable by an unprivileged uid."""
     startup_timeout_s: float = 10.0
+    cgroup: bool = True
+    """Put each jail in a cgroup leaf of its own (memory and process totals) where the host allows it;
+    ``False``, or a host without a usable cgroup, bounds the jail by construction only (see
+    :attr:`~sandbox.WorkerInfo.enforcement`)."""
 
 
 def _root_links() -> list[str]:
@@ -52,15 +89,71 @@ def _root_links() -> list[str]:
     return args
 
 
-def bwrap_args(limits: Limits) -> list[str]:
-    """The bwrap command line up to (not including) the command it runs."""
+def _dev_args() -> list[str]:
+    """A minimal ``/dev`` built device by device, instead of ``--dev``: bwrap's own ``/dev`` is a writable
+    tmpfs of half the host's RAM (and ``/dev/shm`` with it). Here it is a tiny tmpfs, read-only once the
+    device nodes are bound in; ``/dev/shm`` points into ``/tmp``, the jail's own sized tmpfs."""
+    args = ["--size", str(DEV_TMPFS_BYTES), "--tmpfs", "/dev"]
+    for name in DEVICES:
+        args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    args += ["--symlink", "/proc/self/fd", "/dev/fd", "--symlink", "/proc/self/fd/0", "/dev/stdin",
+             "--symlink", "/proc/self/fd/1", "/dev/stdout", "--symlink", "/proc/self/fd/2", "/dev/stderr",
+             "--symlink", "/tmp", "/dev/shm", "--remount-ro", "/dev"]
+    return args
+
+
+def tmpfs_inodes(limits: Limits) -> int:
+    """Inodes (files, directories, links) each of ``/work`` and ``/tmp`` may hold: one per 4 KiB of
+    ``disk_mb``, so their kernel memory (~1 KiB each) stays within a quarter of the tmpfs's size."""
+    return max(limits.disk_mb << 8, MIN_INODES)
+
+
+def tmpfs_total_mb(limits: Limits, *, inodes_capped: bool) -> int:
+    """The memory ``/work`` and ``/tmp`` (``/dev/shm`` included) can hold: ``disk_mb`` of pages each, plus
+    the kernel memory of their inodes where those are capped (not counted otherwise: unbounded)."""
+    inode_mb = (tmpfs_inodes(limits) * INODE_BYTES) >> 20 if inodes_capped else 0
+    return 2 * (limits.disk_mb + inode_mb)
+
+
+def tmpfs_mount_prefix(limits: Limits, uid: int) -> list[str]:
+    """Command prefix that mounts ``/work``'s and ``/tmp``'s tmpfs with ``size`` *and* ``nr_inodes`` (which
+    bwrap cannot set) in a private mount namespace of the jail's own — nothing shows on the host, and the
+    mounts die with the jail — on the directories bwrap then binds (root only: see :func:`inode_caps_work`)."""
+    options = (f"size={limits.disk_mb << 20},nr_inodes={tmpfs_inodes(limits)},mode=0700,uid={uid},gid={uid},"
+               "nosuid,nodev")
+    return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", MOUNT_SCRIPT, "sh",
+            options, *(os.path.join(MOUNT_ROOT, name) for name in MOUNT_NAMES), "--"]
+
+
+@cache
+def inode_caps_work() -> bool:
+    """True when we can mount the jail's tmpfs ourselves (root with ``unshare`` and ``mount``); tried once."""
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("mount")):
+        return False
+    try:
+        for name in MOUNT_NAMES:
+            os.makedirs(os.path.join(MOUNT_ROOT, name), mode=0o755, exist_ok=True)
+        trial = [*tmpfs_mount_prefix(Limits(disk_mb=1), PROBE_UID), "true"]
+        return subprocess.run(trial, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def bwrap_args(limits: Limits, *, premounted: bool = False) -> list[str]:
+    """The bwrap command line up to (not including) the command it runs; ``premounted``: ``/work`` and
+    ``/tmp`` are bound from :func:`tmpfs_mount_prefix`'s mounts instead of made by bwrap."""
     args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", *_root_links()]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
-    size = str(limits.disk_mb << 20)
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp",
-             "--size", size, "--tmpfs", "/work", "--remount-ro", "/", "--chdir", "/work"]
+    args += ["--proc", "/proc", *_dev_args()]
+    if premounted:
+        for name in MOUNT_NAMES:
+            args += ["--bind", os.path.join(MOUNT_ROOT, name), f"/{name}"]
+    else:
+        size = str(limits.disk_mb << 20)
+        args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/work"]
+    args += ["--remount-ro", "/", "--chdir", "/work"]
     return args
 
 
@@ -114,23 +207,57 @@ class BwrapBackend:
             raise BackendUnavailable(self.name, reason, INSTALL_HINT)
         self._uid: UidLease | None = allocate_uid() if os.geteuid() == 0 else None
         self._limit_procs = self._uid is not None or nproc_counted_per_userns()
-        if not self._limit_procs:
-            log.warning("bwrap without root on a kernel older than 5.14: RLIMIT_NPROC would count all of this "
-                        "user's processes, so fork bombs are bounded by the wall clock only")
+        self._cgroups = cgroup_layout() if self.config.cgroup else None
+        if self._cgroups is not None:
+            sweep_stale_leaves()
+        self._leaves: dict[str, JailCgroup] = {}
+        self._premount = self._uid is not None and inode_caps_work()
+        if not self._limit_procs and self._cgroups is None:
+            log.warning("bwrap without root on a kernel older than 5.14 and without a cgroup: RLIMIT_NPROC would "
+                        "count all of this user's processes, so fork bombs are bounded by the wall clock only")
+
+    def memory_total_mb(self, *, cgroup: bool, inodes_capped: bool) -> int:
+        """The bound on one jail's total memory (see :attr:`~sandbox.WorkerInfo.memory_total_mb`)."""
+        if cgroup:
+            return self.limits.memory_mb + MEMORY_HEADROOM_MB
+        return self.limits.max_procs * self.limits.memory_mb + tmpfs_total_mb(self.limits,
+                                                                              inodes_capped=inodes_capped)
 
     def launch_spec(self) -> LaunchSpec:
+        # The cgroup leaf is entered, and the tmpfs mounted, by commands that run as us before the switch
+        # to the jail's uid: that needs setpriv (Popen(user=...) switches before anything runs).
+        as_us_first = self._uid is None or backend_module.setpriv_path() is not None
+        cgroups = self._cgroups if as_us_first else None
+        premount = self._premount and as_us_first
         config = worker_config(self.limits, "/work",
                                max_procs=self.limits.max_procs if self._limit_procs else None)
-        argv = [*bwrap_args(self.limits), *worker_argv(self.config.python, config)]
+        argv = [*bwrap_args(self.limits, premounted=premount), *worker_argv(self.config.python, config)]
         env = {**JAIL_ENV, "HOME": "/work", "TMPDIR": "/tmp"}
+        memory_total_mb = self.memory_total_mb(cgroup=cgroups is not None, inodes_capped=premount)
+        prefix: list[str] = []
+        path = None
+        if cgroups is not None:
+            leaf = JailCgroup.create(cgroups, memory_bytes=memory_total_mb << 20, pids=self.limits.max_procs)
+            prefix, path = leaf.enter_argv([]), leaf.memory_dir
+            self._leaves[path] = leaf
+        if premount and self._uid is not None:
+            prefix += tmpfs_mount_prefix(self.limits, self._uid.uid)
+        details = {"enforcement": "cgroup" if cgroups is not None else "construction",
+                   "memory_total_mb": memory_total_mb,
+                   "pids_max": self.limits.max_procs if self._limit_procs or cgroups is not None else None,
+                   "tmpfs_inodes": tmpfs_inodes(self.limits) if premount else None}
         return LaunchSpec(argv, env, uid=self._uid.uid if self._uid else None,
-                          startup_timeout_s=self.config.startup_timeout_s)
+                          startup_timeout_s=self.config.startup_timeout_s, prefix=prefix, cgroup=path,
+                          details=details)
 
     def terminate(self, worker: WorkerProcess) -> None:
         # SIGKILL the PID namespace's init first: the kernel then kills and reaps everything inside, bwrap
         # reaps its child and exits, and no orphan is left for the host's init to reap (a container's
         # PID 1 often never does). Killing bwrap itself is the fallback (--die-with-parent does the rest);
         # the uid sweep is the belt to those braces.
+        leaf = self._leaves.pop(worker.spec.cgroup, None) if worker.spec.cgroup else None
+        if leaf is not None:
+            leaf.kill()  # every process the jail ever had was born in its leaf
         if worker.alive():  # unreaped, so worker.pid is still bwrap and its children are the jail's
             for pid in _children(worker.pid):
                 try:
@@ -141,11 +268,17 @@ class BwrapBackend:
         worker.kill_group()
         if self._uid is not None:
             kill_uid(self._uid.uid)
+        if leaf is not None:
+            leaf.remove()
 
     def info(self, worker: WorkerProcess) -> WorkerInfo:
-        return WorkerInfo(self.name, worker.pid, uid=self._uid.uid if self._uid else None)
+        return WorkerInfo(self.name, worker.pid, uid=self._uid.uid if self._uid else None,
+                          cgroup=worker.spec.cgroup, **worker.spec.details)
 
     def close(self) -> None:
+        for leaf in self._leaves.values():
+            leaf.remove()
+        self._leaves.clear()
         if self._uid is not None:
             kill_uid(self._uid.uid)
             self._uid.release()

@@ -183,7 +183,9 @@ class DockerBackend:
         worker.kill_group()
 
     def info(self, worker: WorkerProcess) -> WorkerInfo:
-        return WorkerInfo(self.name, worker.pid, container=self._container)
+        return WorkerInfo(self.name, worker.pid, container=self._container, enforcement="cgroup",
+                          memory_total_mb=self.limits.memory_mb + MEMORY_HEADROOM_MB,
+                          pids_max=self.limits.max_procs)
 
     def close(self) -> None:
         if self._container is not None:

@@ -145,7 +145,8 @@ class SubprocessBackend:
             kill_uid(self._uid.uid)  # children that left the process group
 
     def info(self, worker: WorkerProcess) -> WorkerInfo:
-        return WorkerInfo(self.name, worker.pid, uid=self._uid.uid if self._uid else None)
+        return WorkerInfo(self.name, worker.pid, uid=self._uid.uid if self._uid else None, enforcement="rlimits",
+                          pids_max=self.limits.max_procs if self._uid else None)
 
     def close(self) -> None:
         if self._uid is not None:

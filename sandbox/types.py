@@ -31,7 +31,9 @@ class Limits:
     cpu_total_s: float = 600.0
     """CPU seconds over a worker's lifetime (the hard RLIMIT_CPU); also bounds background processes."""
     memory_mb: int = 512
-    """Address space per process in MiB (RLIMIT_AS); docker additionally caps the container's total."""
+    """Address space per process in MiB (RLIMIT_AS). Where a cgroup is available (docker always; bwrap
+    with a usable cgroup), the jail's total — processes, tmpfs files, kernel objects — is also capped at
+    ``memory_mb`` + 64 MiB; see :attr:`WorkerInfo.enforcement`."""
     output_bytes: int = 65536
     """Bytes kept of stdout and of stderr per ``run`` (and characters of the error and traceback); the
     rest is dropped inside the jail, so huge output never reaches the host, and the host cuts again on
@@ -42,7 +44,9 @@ class Limits:
     file_size_mb: int = 64
     """Largest file the code may write (RLIMIT_FSIZE)."""
     disk_mb: int = 256
-    """Size of the jail's writable tmpfs (working directory), which lives in host memory."""
+    """Size of each of the jail's writable tmpfs mounts (the working directory, and ``/tmp`` with
+    ``/dev/shm`` in the bwrap jail), which live in host memory; under root bwrap also caps their inodes
+    at one per 4 KiB of it."""
 
     def __post_init__(self) -> None:
         """Reject limits that cannot be enforced, so a typo never silently means "unlimited".
@@ -133,3 +137,19 @@ class WorkerInfo:
     """Dedicated host uid the jail runs under, when the sandbox allocated one (root only)."""
     container: str | None = None
     """Docker container name, for the docker backend."""
+    enforcement: str | None = None
+    """How the jail's *total* memory is bounded: ``"cgroup"`` (a cgroup leaf of the jail, or docker's
+    container cgroup, counts every byte: processes, tmpfs files, kernel objects), ``"construction"`` (no
+    usable cgroup: the sum of per-process caps and tmpfs sizes), or ``"rlimits"`` (per process only: the
+    subprocess backend, whose files live on the host's disk)."""
+    memory_total_mb: int | None = None
+    """The bound on the jail's total memory in MiB under ``enforcement``: the cgroup's memory limit, or
+    ``max_procs * memory_mb`` plus the tmpfs sizes by construction (plus the kernel memory of their
+    inodes where ``tmpfs_inodes`` caps them; without root it is outside the sum, as bwrap cannot cap a
+    tmpfs's inodes); None when nothing bounds the total."""
+    pids_max: int | None = None
+    """Processes and threads the jail may hold in all (cgroup ``pids.max`` or RLIMIT_NPROC), if bounded."""
+    cgroup: str | None = None
+    """The jail's cgroup directory (memory hierarchy) on the host, when ``enforcement`` is a leaf of ours."""
+    tmpfs_inodes: int | None = None
+    """Inodes each of the jail's tmpfs mounts may hold (bwrap under root), or None when not capped."""

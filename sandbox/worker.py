@@ -499,7 +499,12 @@ class Supervisor:
             self.shutdown()
 
     def shutdown(self):
+        """The host closed our pipe: it is gone or done with us. When the owner is SIGKILLed this EOF
+        can arrive before PR_SET_PDEATHSIG's SIGTERM, so it cleans up exactly as ``on_sigterm`` does
+        (the host removes the workdir itself on a normal close; removing it twice is harmless)."""
         self.kill_everything()
+        if self.remove_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         os._exit(0)
 
     def read_host_line(self):

@@ -118,6 +118,8 @@ def find_leftovers(info: WorkerInfo, timeout_s: float = 5.0) -> list[str]:
             found.append(f"processes of uid {info.uid}: {processes_of(info.uid)}")
         if info.container is not None and container_exists(info.container):
             found.append(f"container {info.container}")
+        if info.cgroup is not None and os.path.exists(info.cgroup):
+            found.append(f"cgroup {info.cgroup}")
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)

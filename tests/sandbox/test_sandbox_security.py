@@ -12,13 +12,14 @@ import secrets
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from sandbox import BackendConfig, ExecStatus, Limits, Sandbox, SubprocessConfig, WorkerInfo
+from sandbox import BackendConfig, BwrapConfig, ExecResult, ExecStatus, Limits, Sandbox, SubprocessConfig, WorkerInfo
 from sandbox.uids import processes_of
 
 IS_ROOT = os.geteuid() == 0
@@ -272,3 +273,292 @@ def test_close_leaves_nothing(backend: BackendConfig, battery_limits: Limits, no
     sb.close()
     assert leftovers(info) == []
     assert sb.closed
+
+
+# --- The jail's total memory (issue 13): many processes, tmpfs fills, inode floods ----------------------
+#
+# Measured from the host while the attack runs, by a thread sampling every few milliseconds:
+# * with a cgroup (bwrap's leaf, docker's container): the kernel's own counter of everything charged to
+#   the jail — anonymous memory, tmpfs pages, page tables, inodes and dentries — as ``memory.peak`` (v2) or
+#   ``memory.max_usage_in_bytes`` (v1), the high-water mark, so no spike between samples is missed;
+# * by construction (no cgroup): the anonymous memory of the jail's processes (``RssAnon``; shared library
+#   pages belong to the host's page cache) plus the blocks used on the jail's tmpfs mounts (``statvfs``
+#   through ``/proc/<jail pid>/root``) plus ``INODE_BYTES`` per inode in use there (500k empty files cost
+#   497 MiB of kernel memory: ~1 KiB each). Samples can miss a short spike; the attacks hold their memory
+#   for seconds so that they are seen.
+ATTACK_LIMITS = Limits(wall_s=20, cpu_s=10, memory_mb=128, output_bytes=65536, max_procs=16, file_size_mb=1024,
+                       disk_mb=64)
+CONSTRUCTION_LIMITS = Limits(wall_s=20, cpu_s=10, memory_mb=64, output_bytes=65536, max_procs=8,
+                             file_size_mb=1024, disk_mb=32)
+"""Without a cgroup the bound is max_procs * memory_mb + the tmpfs sizes (here 8 * 64 + 2 * 32 MiB)."""
+INODE_BYTES = 1024
+OVERSHOOT_MB = 4
+"""A cgroup lets a task already picked by the OOM killer (or a __GFP_NOFAIL charge) exceed ``memory.max``
+briefly by a few pages; 4 MiB covers that and nothing an attack could use."""
+FILES_HEADROOM_MB = 64
+"""By construction, the kernel memory of the jail's files must stay within the headroom a cgroup adds."""
+HOLD_S = 2
+MANY_PROCESSES = """
+import os, time
+kids = []
+for _ in range({count}):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        held = None
+        for mb in range({memory_mb}, 0, -4):  # the largest block RLIMIT_AS allows, every page written
+            try:
+                held = b'\\x01' * (mb << 20)
+                break
+            except MemoryError:
+                pass
+        time.sleep({hold_s})
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+print('forked', len(kids))
+"""
+FILL_TMPFS = """
+import os, time
+written = {{}}
+chunk = b'\\x01' * (8 << 20)
+for folder in ('/dev/shm', '/dev', '/tmp', '/work'):
+    mb = 0
+    try:
+        while mb < {max_mb}:
+            with open(os.path.join(folder, 'fill-%d' % mb), 'wb') as handle:
+                handle.write(chunk)
+            mb += 8
+    except OSError as exc:
+        written[folder] = (mb, type(exc).__name__)
+    else:
+        written[folder] = (mb, 'not stopped')
+time.sleep({hold_s})
+print(written)
+"""
+MANY_FILES = """
+import os, time
+made = 0
+try:
+    while made < {count}:
+        os.mknod('/work/%d' % made)
+        made += 1
+    stopped = 'not stopped'
+except OSError as exc:
+    stopped = type(exc).__name__
+time.sleep({hold_s})
+print(made, stopped)
+"""
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def docker_cgroup(container: str) -> str | None:
+    """The memory cgroup directory of a container (systemd or cgroupfs driver, cgroup v2 or v1)."""
+    done = subprocess.run(["docker", "inspect", "--format", "{{.Id}}", container], capture_output=True,
+                          text=True, timeout=30)
+    cid = done.stdout.strip()
+    for path in (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope", f"/sys/fs/cgroup/docker/{cid}",
+                 f"/sys/fs/cgroup/memory/docker/{cid}", f"/sys/fs/cgroup/memory/system.slice/docker-{cid}.scope"):
+        if cid and os.path.isdir(path):
+            return path
+    return None
+
+
+def cgroup_bytes(path: str) -> int:
+    """The high-water mark of a memory cgroup (or its current charge where the kernel keeps no peak)."""
+    if os.path.exists(os.path.join(path, "memory.peak")) or os.path.exists(os.path.join(path, "memory.current")):
+        return max(_read_int(os.path.join(path, "memory.peak")), _read_int(os.path.join(path, "memory.current")))
+    return max(_read_int(os.path.join(path, "memory.max_usage_in_bytes")),
+               _read_int(os.path.join(path, "memory.usage_in_bytes")))
+
+
+def jail_pids(info: WorkerInfo) -> list[int]:
+    if info.uid is not None:
+        return processes_of(info.uid)
+    pids, frontier = [], [info.pid]
+    while frontier:
+        pid = frontier.pop()
+        pids.append(pid)
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as handle:
+                frontier += [int(child) for child in handle.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def constructed_bytes(info: WorkerInfo) -> int:
+    """RssAnon of the jail's processes + tmpfs blocks and inodes in use (see the comment above)."""
+    total, roots = 0, []
+    for pid in jail_pids(info):
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            total += int(fields.get("RssAnon", "0 kB").split()[0]) << 10
+            if os.readlink(f"/proc/{pid}/root") == "/" and os.stat(f"/proc/{pid}/root/work", follow_symlinks=True):
+                roots.append(pid)
+        except (OSError, ValueError):
+            continue
+    for pid in roots[-1:]:
+        seen: set[int] = set()
+        for mount in ("work", "tmp", "dev"):
+            try:
+                stats = os.statvfs(f"/proc/{pid}/root/{mount}")
+            except OSError:
+                continue
+            if stats.f_fsid in seen:
+                continue
+            seen.add(stats.f_fsid)
+            total += (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+            total += (stats.f_files - stats.f_ffree) * INODE_BYTES
+    return total
+
+
+class JailMeter:
+    """Samples the jail's total memory from the host while code runs in it (``with JailMeter(info):``)."""
+
+    def __init__(self, info: WorkerInfo) -> None:
+        self.info = info
+        self.cgroup = info.cgroup or (docker_cgroup(info.container) if info.container else None)
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / (1 << 20)
+
+    def measure(self) -> int:
+        return cgroup_bytes(self.cgroup) if self.cgroup else constructed_bytes(self.info)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.measure())
+            self.samples += 1
+
+    def __enter__(self) -> JailMeter:
+        self.peak = self.measure()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def attack_sandbox(backend: BackendConfig, mode: str) -> Sandbox:
+    """A sandbox for one attack: ``mode`` "auto" (the backend as configured: a cgroup where there is one) or
+    "construction" (bwrap told not to use a cgroup, with limits whose bound is small)."""
+    if isinstance(backend, SubprocessConfig):
+        pytest.skip("subprocess backend is not a jail: nothing bounds its total, so the attack would hit the host")
+    if mode == "construction" and not isinstance(backend, BwrapConfig):
+        pytest.skip("only bwrap chooses between a cgroup and construction")
+    if mode == "construction":
+        backend = BwrapConfig(cgroup=False)
+    sb = Sandbox(backend, CONSTRUCTION_LIMITS if mode == "construction" else ATTACK_LIMITS)
+    info = sb.worker_info
+    if mode == "auto" and info.enforcement != "cgroup":
+        sb.close()
+        pytest.skip("no usable cgroup here: the construction variant covers this jail")
+    if info.container is not None and docker_cgroup(info.container) is None:
+        sb.close()
+        pytest.skip(f"the cgroup of container {info.container} is not where this test looks")
+    return sb
+
+
+def assert_total_bounded(meter: JailMeter, limits: Limits, what: str) -> None:
+    info = meter.info
+    assert meter.samples > 10, f"too few samples ({meter.samples}) to see {what}"
+    if info.enforcement == "cgroup":
+        assert info.memory_total_mb == limits.memory_mb + 64
+    else:
+        assert info.enforcement == "construction"
+        inode_mb = (info.tmpfs_inodes or 0) * INODE_BYTES >> 20
+        assert info.memory_total_mb == limits.max_procs * limits.memory_mb + 2 * (limits.disk_mb + inode_mb)
+    assert meter.peak_mb <= info.memory_total_mb + OVERSHOOT_MB, (
+        f"{what}: the jail held {meter.peak_mb:.0f} MiB, over its bound of {info.memory_total_mb} MiB "
+        f"({info.enforcement})")
+
+
+def run_attack(sb: Sandbox, code: str) -> tuple[ExecResult, JailMeter]:
+    with JailMeter(sb.worker_info) as meter:
+        result = sb.run(code)
+    return result, meter
+
+
+@pytest.mark.parametrize("mode", ["auto", "construction"])
+def test_many_processes_near_the_cap_stay_within_the_total(backend: BackendConfig, mode: str) -> None:
+    with attack_sandbox(backend, mode) as sb:
+        limits = sb.limits
+        code = MANY_PROCESSES.format(count=limits.max_procs - 5, memory_mb=limits.memory_mb, hold_s=HOLD_S)
+        result, meter = run_attack(sb, code)
+        # the cap may OOM-kill a child or the executor itself (CRASHED); it must never be exceeded
+        assert result.status in (ExecStatus.OK, ExecStatus.CRASHED), result
+        assert_total_bounded(meter, limits, "many processes")
+        assert_still_works(sb)
+
+
+@pytest.mark.parametrize("mode", ["auto", "construction"])
+def test_filling_tmpfs_and_dev_shm_stays_within_the_total(backend: BackendConfig, mode: str) -> None:
+    with attack_sandbox(backend, mode) as sb:
+        limits = sb.limits
+        result, meter = run_attack(sb, FILL_TMPFS.format(max_mb=1024, hold_s=HOLD_S))
+        assert result.status in (ExecStatus.OK, ExecStatus.CRASHED), result
+        if result.status is ExecStatus.OK:
+            assert "not stopped" not in result.stdout, result.stdout  # ENOSPC (or EROFS) stopped every write
+        assert_total_bounded(meter, limits, "filling the tmpfs mounts")
+        assert_still_works(sb)
+
+
+@pytest.mark.parametrize("mode", ["auto", "construction"])
+def test_many_empty_files_stay_within_the_total(backend: BackendConfig, mode: str,
+                                                request: pytest.FixtureRequest) -> None:
+    with attack_sandbox(backend, mode) as sb:
+        limits = sb.limits
+        if mode == "construction" and sb.worker_info.tmpfs_inodes is None:
+            request.applymarker(pytest.mark.xfail(strict=True, reason=(
+                "without root and a cgroup nothing caps a tmpfs's inodes: bwrap has no nr_inodes option")))
+        # 500k files would cost ~500 MiB: past the cgroup's total (192 MiB) and past the files' headroom
+        count = 500_000 if mode == "auto" else 100_000
+        result, meter = run_attack(sb, MANY_FILES.format(count=count, hold_s=HOLD_S))
+        assert result.status in (ExecStatus.OK, ExecStatus.CRASHED), result
+        if result.status is ExecStatus.OK:
+            assert "not stopped" not in result.stdout, result.stdout
+        assert_total_bounded(meter, limits, "creating empty files")
+        if mode == "construction":
+            assert meter.peak_mb <= FILES_HEADROOM_MB, f"the jail and its files took {meter.peak_mb:.0f} MiB"
+        assert_still_works(sb)
+
+
+def test_info_says_how_the_total_is_enforced(sandbox: Sandbox, backend: BackendConfig,
+                                             battery_limits: Limits) -> None:
+    info = sandbox.worker_info
+    if isinstance(backend, SubprocessConfig):
+        assert info.enforcement == "rlimits" and info.memory_total_mb is None
+    elif isinstance(backend, BwrapConfig) and info.enforcement == "construction":
+        inode_mb = (info.tmpfs_inodes or 0) * INODE_BYTES >> 20
+        assert info.memory_total_mb == (battery_limits.max_procs * battery_limits.memory_mb
+                                        + 2 * (battery_limits.disk_mb + inode_mb))
+        assert info.cgroup is None
+    else:
+        assert info.enforcement == "cgroup"
+        assert info.memory_total_mb == battery_limits.memory_mb + 64
+        assert info.pids_max == battery_limits.max_procs
+    if info.tmpfs_inodes is not None:  # bwrap under root, where the jail may mount its tmpfs itself
+        assert info.tmpfs_inodes == battery_limits.disk_mb * 256
+        result = sandbox.run("import os\nprint(os.statvfs('/work').f_files, os.statvfs('/tmp').f_files)")
+        assert result.stdout.split() == [str(info.tmpfs_inodes)] * 2, result
+    if info.cgroup is not None:
+        assert os.path.isdir(info.cgroup)
+        assert info.pid in [int(pid) for pid in Path(info.cgroup, "cgroup.procs").read_text().split()]
