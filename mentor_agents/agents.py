@@ -2,7 +2,9 @@
 
 ``oracle`` (replays the teacher's reference), ``no-tool`` (answers at once) and ``random`` (random
 tools with schema-shaped random arguments, then a guess) drive the env directly: they need no model,
-tokenizer or torch, so the baselines of the leaderboard cost milliseconds per episode. ``tiny``,
+tokenizer or torch, so the baselines of the leaderboard cost milliseconds per episode. ``sb3:<model.zip>``
+plays a saved Stable-Baselines3 PPO / MaskablePPO policy through ``tooluse_envs.integrations.sb3``'s
+``ToolChoiceEnv`` (tool choices with rule-filled arguments; deterministic actions). ``tiny``,
 ``smollm2-135m``, ``hf:<path or run dir>`` and ``openai:<base_url>#<model>`` wrap a ``Policy`` and play
 through ``mentor_agents.rollout.rollout``, exactly as training does.
 
@@ -30,12 +32,15 @@ from tooluse_envs.parsing import render_turn
 
 SCRIPTED = ("oracle", "no-tool", "random")
 MODELS = ("tiny", "smollm2-135m")
-AGENT_HELP = "oracle | no-tool | random | tiny | smollm2-135m | hf:<path or run dir> | openai:<base_url>#<model>"
+AGENT_HELP = (
+    "oracle | no-tool | random | tiny | smollm2-135m | hf:<path or run dir> | openai:<base_url>#<model> "
+    "| sb3:<model.zip>"
+)
 
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """A parsed ``--agent`` value. ``target`` is the path (hf) or base URL (openai); ``model`` the
+    """A parsed ``--agent`` value. ``target`` is the path (hf, sb3) or base URL (openai); ``model`` the
     served model name (openai)."""
 
     kind: str
@@ -48,6 +53,8 @@ class AgentSpec:
             return cls(text)
         if text.startswith("hf:") and len(text) > 3:
             return cls("hf", text[3:])
+        if text.startswith("sb3:") and len(text) > 4:
+            return cls("sb3", text[4:])
         if text.startswith("openai:"):
             base, sep, model = text[len("openai:") :].partition("#")
             if not sep or not base or not model:
@@ -57,8 +64,8 @@ class AgentSpec:
 
     @property
     def label(self) -> str:
-        if self.kind == "hf":
-            return f"hf:{self.target}"
+        if self.kind in ("hf", "sb3"):
+            return f"{self.kind}:{self.target}"
         if self.kind == "openai":
             return f"openai:{self.model}"
         return self.kind
@@ -242,7 +249,57 @@ class ModelAgent:
             yield episode_row(request, traj.episode, traj.reward, traj.reward_components, traj.generated_tokens, wall)
 
 
-def _hf_path(target: str) -> str:
+class SB3Agent:
+    """A saved Stable-Baselines3 policy (``sb3:<model.zip>``), one episode at a time on the first env given.
+
+    Each env is wrapped in ``ToolChoiceEnv`` (its default tool vocabulary, the one training used) and
+    the policy picks deterministic actions (masked to the task's tools for a MaskablePPO model), so an
+    episode depends only on its request.
+    """
+
+    independent = True
+    batch_size = 16
+
+    def __init__(self, path: str) -> None:
+        from tooluse_envs.integrations.sb3 import load_model
+
+        self.path = path
+        self.model = load_model(path)
+        self._wrappers: dict[int, Any] = {}
+
+    def _wrapper(self, env: Any) -> Any:
+        from tooluse_envs.integrations.sb3 import ToolChoiceEnv
+
+        wrapped: Any = self._wrappers.get(id(env))
+        if wrapped is None or wrapped.env is not env:
+            wrapped = ToolChoiceEnv(env)
+            model_obs = getattr(self.model.observation_space, "shape", None)
+            model_n = getattr(self.model.action_space, "n", None)
+            if model_obs != wrapped.observation_space.shape or model_n != wrapped.action_space.n:
+                raise ValueError(
+                    f"sb3:{self.path} was trained on observations {model_obs} and {model_n} actions; "
+                    f"ToolChoiceEnv on {wrapped.spec.id if wrapped.spec else 'this env'} gives "
+                    f"{wrapped.observation_space.shape} and {wrapped.action_space.n} (another env or wrapper settings)"
+                )
+            self._wrappers[id(env)] = wrapped
+        return wrapped
+
+    def play(self, envs: list[Any], requests: list[EpisodeRequest]) -> Iterator[dict]:
+        from tooluse_envs.integrations.sb3 import predict
+
+        env = self._wrapper(envs[0])
+        for request in requests:
+            start = time.perf_counter()
+            obs, _ = env.reset(seed=request.seed, options={"task_id": request.task_id})
+            while True:
+                obs, reward, terminated, truncated, info = env.step(predict(self.model, env, obs))
+                if terminated or truncated:
+                    break
+            wall = time.perf_counter() - start
+            yield episode_row(request, info["tool_episode"], float(reward), info["reward_components"], 0, wall)
+
+
+def model_dir(target: str) -> str:
     """A model directory, or a training run directory holding ``final_model/``."""
     path = Path(target)
     if (path / "final_model" / "config.json").is_file():
@@ -250,11 +307,15 @@ def _hf_path(target: str) -> str:
     return str(path)
 
 
-def build_agent(spec: AgentSpec, options: AgentOptions | None = None, seed: int = 0) -> ScriptedAgent | ModelAgent:
+def build_agent(
+    spec: AgentSpec, options: AgentOptions | None = None, seed: int = 0
+) -> ScriptedAgent | ModelAgent | SB3Agent:
     """The agent a spec names. Model agents import torch here, so scripted runs never do."""
     options = options or AgentOptions()
     if spec.scripted:
         return ScriptedAgent(spec.kind)
+    if spec.kind == "sb3":
+        return SB3Agent(spec.target)
     if spec.kind == "openai":
         from mentor_agents.policies.openai import OpenAIPolicy
         from mentor_agents.tokenizer import load_tiny_tokenizer
@@ -264,7 +325,7 @@ def build_agent(spec: AgentSpec, options: AgentOptions | None = None, seed: int 
     from mentor_agents.models import load_preset
     from mentor_agents.policies.hf import HFPolicy
 
-    preset = f"hf:{_hf_path(spec.target)}" if spec.kind == "hf" else spec.kind
+    preset = f"hf:{model_dir(spec.target)}" if spec.kind == "hf" else spec.kind
     model, tokenizer = load_preset(preset, seed=seed)
     return ModelAgent(HFPolicy(model, tokenizer, batch_size=options.batch_size), tokenizer, options)
 
@@ -276,7 +337,9 @@ def identity(spec: AgentSpec) -> dict[str, Any]:
     behind another server, must not be mixed into an earlier run's episodes.
     """
     if spec.kind == "hf":
-        return {"weights_sha256": weights_digest(Path(_hf_path(spec.target)))}
+        return {"weights_sha256": weights_digest(Path(model_dir(spec.target)))}
+    if spec.kind == "sb3":
+        return {"weights_sha256": file_digest(Path(spec.target))}
     if spec.kind == "openai":
         return {"base_url": spec.target, "model": spec.model}
     return {}
@@ -293,6 +356,13 @@ def weights_digest(model_dir: Path) -> str:
     if not files:
         raise ValueError(f"{model_dir}: no model files (config.json, *.safetensors, ...) to load")
     return _digest(tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+
+
+def file_digest(path: Path) -> str:
+    """sha256 over one model file (an SB3 zip): its name and contents, hashed once while it is unchanged."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file")
+    return _digest(((str(path), path.stat().st_size, path.stat().st_mtime_ns),))
 
 
 @functools.lru_cache(maxsize=16)

@@ -131,8 +131,8 @@ def parse_teacher(text: str) -> AgentSpec:
     if text.startswith("openai:") and "#" not in text and len(text) > len("openai:"):
         text = f"{text}#{served_model(text[len('openai:') :])}"
     spec = AgentSpec.parse(text)
-    if spec.scripted:
-        raise ValueError(f"--teacher {text!r}: a teacher is a model ({TEACHER_HELP})")
+    if spec.scripted or spec.kind == "sb3":
+        raise ValueError(f"--teacher {text!r}: a teacher is a language model ({TEACHER_HELP})")
     return spec
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
@@ -17,7 +18,7 @@ from tooluse_envs.domain import Domain, Session, make_domain
 from tooluse_envs.episode import EpisodeRecord, Outcome, ToolCallRecord
 from tooluse_envs.errors import ConfigError, ResetNeeded
 from tooluse_envs.parsing import ParsedCall, ParsedTurn, extract_boxed, parse_openai_message, parse_turn
-from tooluse_envs.rewards import RewardFn, RewardResult, get_reward
+from tooluse_envs.rewards import RewardError, RewardFn, RewardResult, get_reward, reward_label, reward_result
 from tooluse_envs.spaces import UnicodeText
 from tooluse_envs.tasks import SPLITS, Task, read_task_file
 from tooluse_envs.tools import Tool
@@ -96,7 +97,11 @@ class ToolUseEnv(gym.Env[str, str]):
 
     ## Rewards
     0 until the episode ends, then ``reward(episode, reference)``: a name from
-    ``tooluse_envs.rewards.REWARDS`` or any callable. ``info["reward_components"]`` shows its parts.
+    ``tooluse_envs.rewards.REWARDS``, ``"pkg.module:function"``, an installed plugin's name (entry-point
+    group ``tooluse_envs.rewards``) or any callable, returning a ``RewardResult`` or a plain number
+    (``{"reward": x}`` is then its one component). ``info["reward_components"]`` shows its parts. A reward
+    that raises or returns anything else (NaN, a string, None) scores 0.0 and its error, naming it, is in
+    ``info["tool_episode"]["reward_error"]`` (and warned about): ending an episode never raises.
 
     ## Episode End
     Terminated by a final answer or a turn cut off without EOS (``finish_reason="length"``); truncated
@@ -397,13 +402,31 @@ class ToolUseEnv(gym.Env[str, str]):
         assert self._session is not None and self._record is not None and self.task is not None
         record = self._record
         record.outcome = self._check(self._session, record)
-        result: RewardResult = self.reward_fn(record, self.task.reference)
+        result, error = self._score(record, self.task.reference)
         info[EPISODE_KEY] = record.summary()
+        if error is not None:
+            info[EPISODE_KEY]["reward_error"] = error
         info["reward_components"] = dict(result.components)
         info["record"] = record
         self._close_session()
         self._record = None
         return float(result.value)
+
+    def _score(self, record: EpisodeRecord, reference: Any) -> tuple[RewardResult, str | None]:
+        """The reward's result, and None; or, when the reward raised or returned something that is not a
+        finite number or a ``RewardResult``, reward 0 (no components) and the error naming the reward.
+
+        As with :meth:`_check`, ending the episode must not raise: the error is reported in
+        ``info["tool_episode"]["reward_error"]`` and warned about (``RuntimeWarning``, once per message).
+        """
+        try:
+            return reward_result(self.reward_fn(record, reference), self.reward_fn), None
+        except RewardError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = f"reward {reward_label(self.reward_fn)} raised {type(exc).__name__}: {exc}"
+        warnings.warn(f"{error} (the episode scores 0.0)", RuntimeWarning, stacklevel=4)
+        return RewardResult(0.0, {}), error
 
     @staticmethod
     def _check(session: Session, record: EpisodeRecord) -> Outcome:

@@ -10,16 +10,25 @@ Edge cases follow the authors' code by default (``AUTHORS``): a teacher that use
 0.1 to the teacher-guided rewards; an episode that ran out of turns ended without EOS, so 0.0. The
 project's earlier choices are kept as named options (``RewardOptions``, ``make_reward``).
 
-Any callable with the signature ``(EpisodeRecord, Reference | None) -> RewardResult`` can be passed to
-``gym.make(..., reward=fn)``; built-ins are looked up by name in ``REWARDS``.
+Any callable with the signature ``(EpisodeRecord, Reference | None) -> RewardResult | float`` can be passed
+to ``gym.make(..., reward=fn)``; a plain number becomes ``RewardResult(x, {"reward": x})``
+(:func:`reward_result`). A reward may also be named by a string (:func:`resolve_reward`, the one resolver
+the env, ``mentor train``, ``mentor eval``, ``mentor bench`` and Ray actors all use): a built-in name from
+``REWARDS``, ``"pkg.module:function"``, or the name an installed package registers in the entry-point group
+``tooluse_envs.rewards`` (``my_reward = "pkg.module:function"``). docs/add-a-method.md walks through it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import math
+import numbers
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from tooluse_envs.answers import parse_number
@@ -65,6 +74,61 @@ class RewardResult:
 
 
 RewardFn = Callable[[EpisodeRecord, "Reference | None"], RewardResult]
+
+FLOAT_COMPONENT = "reward"
+"""The one component of a reward that returned a plain number: ``RewardResult(x, {"reward": x})``."""
+
+ENTRY_POINT_GROUP = "tooluse_envs.rewards"
+"""Entry-point group where installed packages register rewards: ``my_reward = "pkg.module:function"``."""
+
+
+class RewardError(ConfigError):
+    """A reward returned something that is not a finite number or a ``RewardResult`` (or could not be loaded)."""
+
+
+def reward_label(fn: Any) -> str:
+    """A readable name of a reward callable for messages: ``module:qualname`` (a partial: its function's)."""
+    if isinstance(fn, CheckedReward):
+        return fn.name
+    base = fn.func if isinstance(fn, functools.partial) else fn
+    name = getattr(base, "__qualname__", None) or getattr(base, "__name__", None) or type(base).__name__
+    module = getattr(base, "__module__", None)
+    return f"{module}:{name}" if module else str(name)
+
+
+def reward_result(value: Any, fn: Any) -> RewardResult:
+    """``value`` as a ``RewardResult``: a ``RewardResult`` with a finite value is kept, a finite real number
+    (float, int, bool, numpy scalar) ``x`` becomes ``RewardResult(float(x), {"reward": float(x)})``; anything
+    else (NaN, ±inf, a string, None, a tensor, ...) raises :class:`RewardError` naming the reward ``fn``."""
+    if isinstance(value, RewardResult):
+        number: Any = value.value
+        where = "a RewardResult whose value is "
+    else:
+        number, where = value, ""
+    if not isinstance(number, numbers.Real) or not math.isfinite(float(number)):
+        shown = repr(number) if len(repr(number)) <= 80 else repr(number)[:77] + "..."
+        raise RewardError(
+            f"reward {reward_label(fn)} returned {where}{shown} ({type(number).__name__}); a reward returns a "
+            "finite float (or int/bool) or a RewardResult with a finite value"
+        )
+    if isinstance(value, RewardResult):
+        return value if type(value.value) is float else RewardResult(float(number), value.components)
+    return RewardResult(float(number), {FLOAT_COMPONENT: float(number)})
+
+
+@dataclass(frozen=True)
+class CheckedReward:
+    """A reward that is not built in, wrapped so that it always gives a ``RewardResult`` (:func:`reward_result`).
+
+    ``name`` is how messages name it (its spec, or ``module:qualname`` for a callable). Picklable when ``fn``
+    is, so envs holding one can go to Ray actors.
+    """
+
+    fn: Callable[..., Any]
+    name: str
+
+    def __call__(self, episode: EpisodeRecord, reference: Reference | None) -> RewardResult:
+        return reward_result(self.fn(episode, reference), self)
 
 
 def _teacher_names(reference: Reference | None) -> set[str]:
@@ -265,20 +329,105 @@ REWARDS: dict[str, RewardFn] = {
 }
 
 
+_PLUGIN_ROOTS: dict[str, None] = {}
+"""sys.path directories plugin reward modules were imported from (ordered, no repeats): see :func:`plugin_roots`."""
+
+
+def reward_plugins() -> dict[str, str]:
+    """Installed rewards: entry-point name -> ``"pkg.module:function"`` (group ``tooluse_envs.rewards``)."""
+    return {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def plugin_roots() -> list[str]:
+    """The directories plugin reward modules were imported from, so that a local Ray cluster can put them
+    on its workers' ``PYTHONPATH`` (a package on ``sys.path`` only, not installed, is found there too)."""
+    return list(_PLUGIN_ROOTS)
+
+
+def _note_root(module: Any) -> None:
+    file = getattr(module, "__file__", None)
+    if not file:
+        return
+    root = Path(file).resolve().parent
+    for _ in range(module.__name__.count(".") + (Path(file).name == "__init__.py")):
+        root = root.parent
+    _PLUGIN_ROOTS.setdefault(str(root), None)
+
+
+def _import_reward(spec: str, what: str) -> Callable[..., Any]:
+    """The callable ``"pkg.module:attr"`` names (``attr`` may be dotted); ``what`` says where ``spec`` came
+    from in messages. Any failure is one :class:`RewardError` line naming the spec and what failed."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr or ":" in attr:
+        raise RewardError(f"{what}: {spec!r} is not module:function (e.g. mypkg.rewards:my_reward)")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        where = "is it installed, or its directory on PYTHONPATH?"
+        raise RewardError(f"{what}: cannot import {module_name!r} ({exc}); {where}") from exc
+    except Exception as exc:  # the module's own code failed: name it, in one line
+        raise RewardError(f"{what}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise RewardError(f"{what}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise RewardError(f"{what}: {spec} is a {type(obj).__name__}, not a function (episode, reference) -> reward")
+    _note_root(module)
+    return obj
+
+
+def resolve_reward(spec: str | RewardFn) -> tuple[str, RewardFn]:
+    """``(name, fn)`` for a reward spec: the one place reward names are turned into functions.
+
+    * a built-in name (``REWARDS``): ``(name, REWARDS[name])``;
+    * ``"pkg.module:function"``: imported; ``(spec, fn)``;
+    * an installed plugin's name (entry-point group ``tooluse_envs.rewards``): ``(its "pkg.module:function",
+      fn)``, so what is saved (a run's ``config.json``) records the code itself, not a name;
+    * a callable: ``(module:qualname, fn)``.
+
+    Built-ins first, so a plugin cannot shadow one. Every function that is not built in is wrapped in
+    :class:`CheckedReward` (a plain number becomes a ``RewardResult``; anything else raises naming it). An
+    unknown name, or a plugin that cannot be imported, raises :class:`RewardError` (a ``ConfigError``) in
+    one line naming what failed.
+    """
+    if callable(spec):
+        built_in = spec in REWARDS.values() or (isinstance(spec, functools.partial) and spec.func in REWARDS.values())
+        if built_in or isinstance(spec, CheckedReward):
+            return reward_label(spec), spec
+        label = reward_label(spec)
+        return label, CheckedReward(spec, label)
+    if not isinstance(spec, str):
+        raise RewardError(f"a reward is a name, 'module:function' or a callable, not {type(spec).__name__}")
+    if spec in REWARDS:
+        return spec, REWARDS[spec]
+    if ":" in spec:
+        return spec, CheckedReward(_import_reward(spec, f"reward {spec!r}"), spec)
+    plugins = reward_plugins()
+    if spec in plugins:
+        path = plugins[spec]
+        fn = _import_reward(path, f"reward {spec!r} (entry point {ENTRY_POINT_GROUP}: {spec} = {path!r})")
+        return path, CheckedReward(fn, f"{spec} ({path})")
+    installed = f", an installed one ({', '.join(sorted(plugins))})" if plugins else ""
+    raise RewardError(
+        f"unknown reward {spec!r}; choose one of {', '.join(REWARDS)}{installed}, 'pkg.module:function', "
+        "or pass a callable"
+    )
+
+
 def get_reward(reward: str | RewardFn) -> RewardFn:
-    """A built-in reward by name, or the callable itself."""
-    if callable(reward):
-        return reward
-    if reward not in REWARDS:
-        raise ConfigError(f"unknown reward {reward!r}; choose one of {', '.join(REWARDS)} or pass a callable")
-    return REWARDS[reward]
+    """The reward function a spec names (:func:`resolve_reward`); a built-in function is returned as is."""
+    return resolve_reward(reward)[1]
 
 
 def make_reward(name: str, **options: Any) -> RewardFn:
     """A built-in reward with ``RewardOptions`` other than the authors', e.g.
     ``make_reward("mentor", teacher_without_tools="match")`` for ``gym.make(..., reward=...)``."""
     # Every built-in reward but ``outcome`` takes ``options=``, which the two-argument ``RewardFn`` type hides.
-    base: Callable[..., RewardResult] = get_reward(name)
+    if name not in REWARDS:
+        raise ConfigError(f"unknown reward {name!r}: make_reward takes a built-in one ({', '.join(REWARDS)})")
+    base: Callable[..., RewardResult] = REWARDS[name]
     if base is outcome:
         raise ConfigError("the outcome reward takes no options")
     try:

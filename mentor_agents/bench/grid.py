@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.train.config import NO_FLAG, NOT_COMPARED, GRPOConfig, SFTConfig, TrainConfig
-from mentor_agents.train.methods import rl_methods
+from mentor_agents.train.methods import Method, rl_methods
+from tooluse_envs.rewards import reward_plugins
 
 GRID_VERSION = 1
 """Version of the ``bench_config.json`` layout."""
@@ -74,18 +75,30 @@ def method_choices() -> tuple[str, ...]:
     return (*BASELINES, *rl_methods())
 
 
+def _is_plugin(name: str) -> bool:
+    """Whether ``name`` names a reward that is not built in: ``pkg.module:function`` or an installed plugin."""
+    return ":" in name or name in reward_plugins()
+
+
 def check_methods(methods: Iterable[str]) -> list[str]:
-    """The methods, validated: known names, no duplicates (``sft+<reward>`` is ``--start sft``)."""
+    """The methods, validated: known names, no duplicates (``sft+<reward>`` is ``--start sft``).
+
+    Besides the built-in ones, a method may be any reward ``mentor train --method`` takes
+    (``pkg.module:function``, an installed plugin's name): it is imported now, so one that cannot be fails
+    before anything trains.
+    """
     out: list[str] = []
     choices = method_choices()
     for name in methods:
-        if name.startswith("sft+") and name[4:] in rl_methods():
+        if name.startswith("sft+") and (name[4:] in rl_methods() or _is_plugin(name[4:])):
             raise ValueError(
                 f"method {name!r}: a grid runs SFT-then-RL cells with --start sft and the plain reward name "
                 f"({name[4:]!r}); every RL cell then starts from the same seed's sft cell"
             )
+        if name not in choices and not _is_plugin(name):
+            raise ValueError(f"unknown method {name!r}; choose from {', '.join(choices)}, or pkg.module:function")
         if name not in choices:
-            raise ValueError(f"unknown method {name!r}; choose from {', '.join(choices)}")
+            Method.parse(name)  # import it: a plugin that cannot be imported is one line, before any training
         if name in out:
             raise ValueError(f"method {name!r} given twice")
         out.append(name)
@@ -329,9 +342,9 @@ class Grid:
             sft = SFTConfig(**self.sft, seed=cell.seed)
             return TrainConfig(self.preset, "sft", self.train_env, cell.seed, self.tasks_file, sft, None)
         assert self.grpo is not None
-        grpo = GRPOConfig(
-            **self.grpo, env_id=self.train_env, tasks_file=self.tasks_file, reward=cell.method, seed=cell.seed
-        )
+        reward = Method.parse(cell.method).reward  # a plugin's import path, as mentor train saves it
+        assert reward is not None
+        grpo = GRPOConfig(**self.grpo, env_id=self.train_env, tasks_file=self.tasks_file, reward=reward, seed=cell.seed)
         init = self.init_of(cell)
         preset = self.preset if init is None else f"hf:{init.resolve()}"
         return TrainConfig(preset, cell.method, self.train_env, cell.seed, self.tasks_file, None, grpo)

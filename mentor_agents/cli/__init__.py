@@ -9,7 +9,11 @@ mentor teach --teacher openai:http://127.0.0.1:8000/v1 --env tooluse/Calculator-
 mentor train --preset tiny --method sft+mentor --tasks-file taught.jsonl --out runs/taught   # a teacher's references
 mentor leaderboard runs/*.json --out leaderboard/
 mentor bench --preset smollm2-135m --methods base sft sparse mentor --seeds 0 1 2 --grpo.steps 50 --out runs/bench
-mentor serve --model hf:runs/x/final_model --port 8000                  # OpenAI-compatible API
+mentor serve --model hf:runs/x --port 8000                              # OpenAI-compatible API
+
+A mistake (an unknown preset or env, an unreadable file, an unreachable URL) prints one line,
+``mentor <command>: <what went wrong and what to do>``, and exits 2; ``mentor --debug <command> ...``
+shows the traceback instead (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from mentor_agents.cli.eval import add_eval_commands
 from mentor_agents.cli.serve import add_serve_command
 from mentor_agents.cli.teach import add_teach_command
 from mentor_agents.cli.train import add_train_command
+from mentor_agents.errors import add_debug_flag, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,14 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(sub)
     add_teach_command(sub)
     add_bench_command(sub)
+    add_debug_flag(parser, top=True)
+    for command in sub.choices.values():
+        add_debug_flag(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    print(result)
-    return 0
+    """Run one ``mentor`` command; 0 on success, 2 on a user error (one line on stderr, see ``errors``)."""
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,16 @@ import sys
 from pathlib import Path
 
 from mentor_agents.bench.grid import DEFAULT_METHODS, STARTS, method_choices
+from mentor_agents.errors import UserError
 from mentor_agents.train.config import NO_FLAG, TrainConfig, phase_classes
 from mentor_agents.train.flags import add_dataclass_flags, flags_given
+from mentor_agents.train.methods import PLUGIN_HELP
 
 DESCRIPTION = """\
 Train and evaluate a grid of methods x seeds at equal compute, then report mean ± 95% CI per slot.
 
-Methods: base (the preset's model, untrained), sft, and any reward name (GRPO with that reward). All RL
+Methods: base (the preset's model, untrained), sft, and any reward (GRPO with that reward): a built-in
+name, pkg.module:function or an installed plugin's name, as mentor train --method takes them. All RL
 cells share one GRPO config (same steps, prompts per step, group size, tokens); the sft cell's steps are
 matched to the RL cells' trajectories unless --sft.steps is given. --start sft starts every RL cell
 from the same seed's sft model. Each cell is <out>/<method>/seed<k>/ with final_model/ (loadable with
@@ -65,7 +68,7 @@ def run_bench(args: argparse.Namespace) -> str:
         try:
             grid = Grid.load(out)
         except FileNotFoundError as exc:
-            raise SystemExit(f"mentor bench: {out} holds no bench_config.json: nothing to report") from exc
+            raise UserError(f"{out} holds no bench_config.json: nothing to report") from exc
     else:
         given = {prefix: flags_given(args, cls, prefix) for prefix, cls in phase_classes().items()}
         settings = EvalSettings(
@@ -90,7 +93,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 eval=settings,
             )
         except (TypeError, ValueError) as exc:
-            raise SystemExit(f"mentor bench: {exc}") from exc
+            raise UserError(str(exc)) from exc
         if args.threads:
             import torch
 
@@ -102,7 +105,7 @@ def run_bench(args: argparse.Namespace) -> str:
         try:
             grid = run_grid(grid, out, train_cell, args.threads, not args.quiet, after_cell=report_so_far)
         except GridMismatch as exc:
-            raise SystemExit(f"mentor bench: {exc}") from exc
+            raise UserError(str(exc)) from exc
     written = write_report(grid, out)
     if matplotlib_missing():
         print("mentor bench: matplotlib is not installed (the [plot] extra): no PNGs", file=sys.stderr)
@@ -124,7 +127,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=list(DEFAULT_METHODS),
         metavar="METHOD",
-        help=f"from {', '.join(method_choices())} (default: {' '.join(DEFAULT_METHODS)})",
+        help=f"from {', '.join(method_choices())}, or a reward {PLUGIN_HELP} (default: {' '.join(DEFAULT_METHODS)})",
     )
     g.add_argument(
         "--seeds", nargs="+", type=int, default=[0, 1, 2], help="a cell per method and seed (default: 0 1 2)"
@@ -141,7 +144,9 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--max-turns", type=int, default=8)
     e.add_argument("--max-new-tokens", type=int, default=256)
     e.add_argument("--batch-size", type=int, default=8, help="episodes per rollout batch")
-    e.add_argument("--reward", default="mentor", help="reward reported besides success (default: mentor)")
+    e.add_argument(
+        "--reward", default="mentor", help="reward reported besides success, as mentor eval --reward (default: mentor)"
+    )
     x = b.add_argument_group("execution (not part of the config)")
     x.add_argument("--out", required=True, help="grid directory: bench_config.json, <method>/seed<k>/, the report")
     x.add_argument("--report-only", action="store_true", help="rebuild the report from the finished cells in --out")

@@ -4,6 +4,7 @@ mentor eval --agent oracle --env paper --episodes 50 --out runs/oracle.json
 mentor eval --agent random --env tooluse/SQL-v0 --split test_ood --samples 4 --seed 1 --out runs/random-sql.json
 mentor eval --agent smollm2-135m --env tooluse/Calculator-v0 --samples 4 --temperature 0.6 --out runs/s.json
 mentor eval --agent hf:runs/tiny-mentor --env paper --ray --workers 2 --threads 1 --out runs/tiny-mentor.json
+mentor eval --agent hf:runs/x --env tooluse/Calculator-v0 --reward mypkg.rewards:my_reward --out runs/x.json
 mentor leaderboard runs/*.json --out leaderboard/
 
 ``add_eval_commands(subparsers)`` registers both on the ``mentor`` parser; this module also runs on
@@ -17,6 +18,7 @@ import json
 import sys
 
 from mentor_agents.agents import AGENT_HELP, AgentOptions
+from mentor_agents.errors import UserError, add_debug_flag, run_command
 
 
 def run_eval(args: argparse.Namespace) -> str:
@@ -46,7 +48,7 @@ def run_eval(args: argparse.Namespace) -> str:
         )
         results = run_evaluation(config, overwrite=args.overwrite)
     except (ResumeMismatch, ValueError, RayNotInstalled) as exc:
-        raise SystemExit(f"mentor eval: {exc}") from exc
+        raise UserError(str(exc)) from exc
     if args.quiet:
         return args.out
     from mentor_agents.eval.schema import summary_lines
@@ -78,7 +80,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--sample-seed", type=int, default=0, help="seed of the --episodes sample (recorded in results)")
     e.add_argument("--samples", type=int, default=1, help="samples per task (k of pass@k, pass^k)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--reward", default="outcome", help="reward reported besides success (a tooluse_envs reward)")
+    e.add_argument(
+        "--reward",
+        default="outcome",
+        help="reward reported besides success: a built-in (tooluse_envs.rewards.REWARDS), pkg.module:function "
+        "or an installed plugin's name (entry points tooluse_envs.rewards); its import path goes in the results",
+    )
     e.add_argument("--max-turns", type=int, default=8)
     e.add_argument("--temperature", type=float, default=0.0, help="model agents; >0 with --samples > 1")
     e.add_argument("--top-p", type=float, default=1.0)
@@ -111,10 +118,12 @@ def add_eval_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mentor", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    add_eval_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    print(args.func(args))
-    return 0
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_eval_commands(sub)
+    add_debug_flag(parser, top=True)
+    for command in sub.choices.values():
+        add_debug_flag(command)
+    return run_command(parser, argv)
 
 
 if __name__ == "__main__":

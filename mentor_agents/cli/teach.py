@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mentor_agents.errors import UserError
 from mentor_agents.teach import TEACHER_HELP, TeachConfig, teach
 from mentor_agents.teachers import SELECTIONS
 from tooluse_envs.tasks import SPLITS
@@ -14,7 +15,7 @@ from tooluse_envs.tasks import SPLITS
 def run_teach(args: argparse.Namespace) -> str:
     """The CLI entry: refuses to overwrite, prints the counts, fails when nothing was kept."""
     if Path(args.out).exists() and not args.overwrite:
-        raise SystemExit(f"mentor teach: {args.out} exists; pass --overwrite to replace it")
+        raise UserError(f"{args.out} exists; pass --overwrite to replace it")
     try:
         config = TeachConfig(
             teacher=args.teacher,
@@ -37,10 +38,10 @@ def run_teach(args: argparse.Namespace) -> str:
             print("mentor teach: samples > 1 at temperature 0 repeat one greedy episode", file=sys.stderr)
         report = teach(config)
     except ValueError as exc:
-        raise SystemExit(f"mentor teach: {exc}") from exc
+        raise UserError(str(exc)) from exc
     print(f"mentor teach: {report.summary()}", file=sys.stderr)
     if report.out is None:
-        raise SystemExit(f"mentor teach: no task has a verified trajectory; {args.out} was not written")
+        raise UserError(f"no task has a verified trajectory; {args.out} was not written")
     return report.out
 
 

@@ -14,9 +14,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mentor_agents.errors import UserError
 from mentor_agents.train.config import NO_FLAG, LoRAConfig, TrainConfig, phase_classes
 from mentor_agents.train.flags import add_dataclass_flags, flags_given
-from mentor_agents.train.methods import methods
+from mentor_agents.train.methods import PLUGIN_HELP, methods
 
 METHODS = methods()
 
@@ -39,6 +40,8 @@ LORA_TITLE = "LoRA (both phases; LoRAConfig; --lora.rank 0 trains every weight; 
 
 DESCRIPTION = """\
 Train a student: --method sft, <reward> (GRPO with that reward) or sft+<reward> (SFT, then GRPO).
+<reward> is a built-in reward, pkg.module:function (your own reward, importable from PYTHONPATH) or the
+name an installed package registers in the entry-point group tooluse_envs.rewards (docs/add-a-method.md).
 
 Every SFTConfig field is a --sft.<field> flag and every GRPOConfig field a --grpo.<field> flag; --env,
 --tasks-file and --seed are given once for the run. --lora.rank R trains LoRA adapters (both phases)
@@ -50,6 +53,7 @@ checkpoint_every, ray_workers, ray_address, and a larger steps for the last phas
   mentor train --method sft+mentor --sft.steps 300 --grpo.steps 50 --grpo.lr 5e-5 --out runs/x
   mentor train --method mentor --grpo.ray_workers 2 --grpo.rollout_threads 1 --out runs/ray
   mentor train --preset smollm2-135m --method sft+mentor --lora.rank 16 --sft.lr 2e-4 --out runs/lora
+  mentor train --method sft+mypkg.rewards:my_reward --sft.steps 300 --grpo.steps 50 --out runs/mine
 """
 
 
@@ -61,7 +65,7 @@ class _Removed(argparse.Action):
         if option_string == "--set" and isinstance(values, str) and "=" in values:
             key, _, value = values.partition("=")
             replacement = f"--sft.{key} {value} or --grpo.{key} {value} (one typed flag per field)"
-        raise SystemExit(f"mentor train: {option_string} is now {replacement}")
+        raise UserError(f"{option_string} is now {replacement}")
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -71,25 +75,58 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     add_dataclass_flags(parser, LoRAConfig, "lora", title=LORA_TITLE)
 
 
+def check_env(env_id: str, flag: str = "--env") -> None:
+    """A ``UserError`` unless ``env_id`` is a registered env (checked before any model is loaded)."""
+    import difflib
+
+    import gymnasium
+
+    import tooluse_envs
+
+    if env_id in tooluse_envs.ENV_IDS or env_id in gymnasium.registry or ":" in env_id:  # module:Env is imported
+        return
+    near = difflib.get_close_matches(env_id, list(tooluse_envs.ENV_IDS), n=1, cutoff=0.7)
+    hint = f"did you mean {near[0]}? " if near else ""
+    raise UserError(f"{flag} {env_id}: unknown env id; {hint}choose from {', '.join(tooluse_envs.ENV_IDS)}")
+
+
+def check_preset(preset: str, flag: str = "--preset") -> None:
+    """A ``UserError`` unless ``preset`` is a known preset or ``hf:`` names a directory."""
+    import difflib
+
+    from mentor_agents.presets import PRESETS
+
+    if preset.startswith("hf:"):
+        if not Path(preset[3:]).is_dir():
+            raise UserError(f"{flag} {preset}: {preset[3:]} is not a directory (hf:<path> names a local model)")
+        return
+    if preset not in PRESETS or preset == "hf":
+        near = difflib.get_close_matches(preset, ["tiny", "smollm2-135m"], n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise UserError(f"{flag} {preset}: unknown preset; {hint}choose one of tiny, smollm2-135m, hf:<path>")
+
+
 def resolve(args: argparse.Namespace) -> TrainConfig:
-    """The run's config from parsed ``mentor train`` flags; a bad combination exits with a message."""
+    """The run's config from parsed ``mentor train`` flags; a bad combination raises ``UserError``."""
     given = {prefix: flags_given(args, cls, prefix) for prefix, cls in phase_classes().items()}
     given["lora"] = flags_given(args, LoRAConfig, "lora")
+    check_preset(args.preset)
     try:
         return TrainConfig.resolve(args.preset, args.method, args.env, args.seed, args.tasks_file, **given)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"mentor train: {exc}") from exc
+        raise UserError(str(exc)) from exc
 
 
 def train(args: argparse.Namespace) -> Path:
     """Run the requested method; returns the directory of the final model."""
     from mentor_agents.train.run import prepare_out, run_training
 
-    if args.threads:
-        import torch
+    cfg = resolve(args)  # every flag checked before anything is loaded or --out touched
+    check_env(cfg.env)
+    import torch  # without the [train] extra: one line naming it (errors.missing_extra), before --out is touched
 
+    if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = resolve(args)
     out = Path(args.out)
     prepare_out(out, cfg, args.resume, args.overwrite)
     return run_training(cfg, out, args.resume, not args.quiet)
@@ -105,8 +142,11 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:
     )
     run = t.add_argument_group("run config (saved in <out>/config.json)")
     run.add_argument("--preset", default="tiny", help="tiny | smollm2-135m | hf:<path> (default: tiny)")
-    methods_help = "sft, <reward> (GRPO) or sft+<reward>: " + ", ".join(METHODS) + " (default: mentor)"
-    run.add_argument("--method", default="mentor", choices=METHODS, metavar="METHOD", help=methods_help)
+    methods_help = (
+        "sft, <reward> (GRPO) or sft+<reward>: " + ", ".join(METHODS) + f"; or <reward> = {PLUGIN_HELP} "
+        "(docs/add-a-method.md) (default: mentor)"
+    )
+    run.add_argument("--method", default="mentor", metavar="METHOD", help=methods_help)  # checked by resolve()
     run.add_argument("--env", default="tooluse/Calculator-v0", help="environment id (default: %(default)s)")
     seed_help = "model init, and each phase's seed unless --sft.seed / --grpo.seed (default: 0)"
     run.add_argument("--seed", type=int, default=0, help=seed_help)

@@ -56,7 +56,8 @@ _connected_address: str | None = None
 def ensure_ray(address: str | None) -> Any:
     """Connect to ``address`` or start a local cluster (unless the caller already did).
 
-    A local cluster's workers get this checkout on their ``PYTHONPATH``. A remote cluster's nodes must
+    A local cluster's workers get this checkout on their ``PYTHONPATH``, and the directories of the plugin
+    rewards imported so far (``tooluse_envs.rewards.plugin_roots``). A remote cluster's nodes must
     have the package installed themselves (``pip install tooluse-mentor``), and ``hf:`` model paths must
     exist on them: this machine's paths mean nothing there.
     """
@@ -68,8 +69,13 @@ def ensure_ray(address: str | None) -> Any:
         return ray
     _connected_address = address
     if address is None:
+        from tooluse_envs.rewards import plugin_roots
+
         root = str(Path(__file__).resolve().parents[2])  # the checkout holding mentor_agents/
-        env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        # and the directories of plugin rewards imported here (mentor train --method pkg.module:fn), so that
+        # the actors resolve the same spec even when its package is on this process's sys.path only
+        paths = (root, *plugin_roots(), os.environ.get("PYTHONPATH", ""))
+        env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(p for p in paths if p))}
         ray.init(include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
     else:
         ray.init(address=address, log_to_driver=False)

@@ -4,7 +4,8 @@ The HTML page is one self-contained file (inline CSS and a few lines of JS to so
 network), so it can be attached to a CI run or opened from disk. ``#sort=<column>`` in the URL sorts
 on load, which is also how the headless-browser test checks that the script runs. The PNG is the
 paper's view of "strategic competence": the tool-name distribution's similarity to the teacher's
-(1 - JSD) against success, one point per run, with each env x split as a small marker.
+(1 - JSD) against success, one point per run, with each env x split as a small marker. A file that
+is not a results file of this version (not JSON, another ``schema_version``) is a ``UserError`` naming it.
 
 Each env x split column shows the slot's ``headline``: success, except on BFCL where it is BFCL's AST
 summary (``eval.bfcl``). Two more tables follow the main one: success per OOD axis of every
@@ -15,11 +16,11 @@ that never calls a tool shows its BFCL score where it belongs.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mentor_agents.eval.run import validate_results
+from mentor_agents.errors import UserError
+from mentor_agents.eval.schema import load_results
 
 
 @dataclass
@@ -82,8 +83,7 @@ def load_rows(paths: list[str | Path]) -> tuple[list[Row], list[str]]:
     """Validated rows sorted by mean success (best first), and the slot columns in first-seen order."""
     rows, columns = [], []
     for path in paths:
-        doc = json.loads(Path(path).read_text())
-        validate_results(doc)
+        doc = load_results(path)  # a file that is not a results file: UserError naming it
         samples = doc["config"]["samples"]
         slots = doc["results"]
         for slot in slots:
@@ -292,7 +292,7 @@ def plot_similarity(rows: list[Row], path: Path) -> Path | None:
 def build_leaderboard(paths: list[str | Path], out: str | Path, title: str = "tooluse-mentor leaderboard") -> dict:
     """Write ``leaderboard.md``, ``leaderboard.html`` and (with matplotlib) ``similarity.png`` into ``out``."""
     if not paths:
-        raise ValueError("no results files given")
+        raise UserError("no results files given")
     rows, columns = load_rows(paths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

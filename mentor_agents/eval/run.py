@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe, identity
+from mentor_agents.errors import UserError
 from mentor_agents.eval.log import EpisodeLog, ResumeMismatch, episodes_path  # noqa: F401 (public here)
 from mentor_agents.eval.sampling import METHOD, stratified_sample
 from mentor_agents.eval.schema import (  # noqa: F401 (SCHEMA_PATH and validate_results: public here too)
@@ -67,7 +68,8 @@ class EvalConfig:
     seed: int = 0
     """Run seed; each episode's seed is derived from it and the episode's key."""
     reward: str = "outcome"
-    """Reward reported besides success (a name from tooluse_envs.rewards.REWARDS)."""
+    """Reward reported besides success: a name from tooluse_envs.rewards.REWARDS, ``pkg.module:function``
+    or an installed plugin's name (``tooluse_envs.rewards.resolve_reward``)."""
     max_turns: int = 8
     """Assistant turns before an episode is truncated."""
     options: AgentOptions = field(default_factory=AgentOptions)
@@ -91,7 +93,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         """Refuse a config that could only fail after playing every episode (at the schema check)."""
-        from tooluse_envs.rewards import REWARDS
+        from tooluse_envs.rewards import resolve_reward
 
         if self.threads < 0:
             raise ValueError(f"threads={self.threads}: must not be negative")
@@ -102,8 +104,7 @@ class EvalConfig:
         bad = [f"{name}={value}" for name, value in counts.items() if value < 1]
         if bad:
             raise ValueError(f"{', '.join(bad)}: must be at least 1")
-        if self.reward not in REWARDS:
-            raise ValueError(f"unknown reward {self.reward!r}; choose from {', '.join(REWARDS)}")
+        resolve_reward(self.reward)  # an unknown reward, or one that cannot be imported: one line, now
         unknown = [s for s in self.splits or [] if s not in SPLIT_LABELS]
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}; choose from {', '.join(SPLIT_LABELS)}")
@@ -123,6 +124,8 @@ class EvalConfig:
             "reward": self.reward,
             "max_turns": self.max_turns,
         }
+        if path := self.reward_path():
+            out["reward_path"] = path
         if self.tasks_file is not None:
             out["tasks_file"] = str(self.tasks_file)
         if not spec.scripted:
@@ -130,6 +133,15 @@ class EvalConfig:
         if threads := self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
             out["torch_threads"] = threads
         return json.loads(json.dumps(out))
+
+    def reward_path(self) -> str | None:
+        """The ``pkg.module:function`` import path of a reward that is not built in (None for a built-in): in
+        the fingerprint, so results say which code scored them and a resume notices a plugin that moved."""
+        from tooluse_envs.rewards import REWARDS, resolve_reward
+
+        if self.reward in REWARDS:
+            return None
+        return resolve_reward(self.reward)[0]
 
     def torch_threads(self, spec: AgentSpec) -> int:
         """Torch threads a local model computes with, here or per Ray actor (0: no local model)."""
@@ -248,6 +260,7 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
     path = episodes_path(config.out)
     if overwrite and path.exists():
         path.unlink()
+    fresh = not path.exists()
     log = EpisodeLog(path, header)
     batch = 16 if spec.scripted else config.options.batch_size
     units = make_units(slots, task_set, config, batch)
@@ -260,6 +273,11 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
             for row in rows:
                 log.write(row)
                 bar.update(1)
+    except UserError:  # a wrong model path or URL before any episode: the corrected rerun must not be refused
+        if fresh and not log.rows:
+            log.close()
+            path.unlink(missing_ok=True)
+        raise
     finally:
         bar.close()
         log.close()

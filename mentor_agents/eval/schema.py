@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mentor_agents.errors import UserError
 from mentor_agents.eval.bfcl import ast_at_k, bfcl_report
 from mentor_agents.eval.metrics import breakdown, k_values, pass_at_k, pass_hat_k, slot_metrics, task_features
 
@@ -98,6 +99,36 @@ def validate_results(results: dict[str, Any]) -> None:
     from jsonschema import Draft202012Validator
 
     Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).validate(results)
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results file, read and validated; ``UserError`` naming the file when it is not one this mentor reads
+    (not JSON, not a results file, another ``schema_version``, or a document the schema refuses)."""
+    from jsonschema import ValidationError
+
+    path = Path(path)
+    regenerate = "re-run mentor eval with that run's flags and --out to regenerate it"
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise UserError(f"{path} is not JSON ({exc}): give the results files mentor eval --out writes") from exc
+    wanted = json.loads(SCHEMA_PATH.read_text())["properties"]["schema_version"]["const"]
+    if not isinstance(doc, dict) or "schema_version" not in doc or "results" not in doc:
+        raise UserError(f"{path} is not a mentor eval results file (no schema_version and results): {regenerate}")
+    if doc["schema_version"] != wanted:
+        raise UserError(
+            f"{path} has results schema_version {doc['schema_version']!r}, this mentor reads {wanted!r} "
+            f"(written by another version of mentor eval): {regenerate}"
+        )
+    try:
+        validate_results(doc)
+    except ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        message = exc.message if len(exc.message) <= 120 else exc.message[:117] + "..."
+        raise UserError(f"{path} does not match the results schema at {where} ({message}): {regenerate}") from exc
+    return doc
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:

@@ -4,16 +4,20 @@ Message-in, text-out: the endpoint tokenises with its own template, so there are
 log-probs (``accepts_token_ids = False``) and the trajectories serve as teacher data (PolicyTeacher)
 or for evaluation, not for the PPO ratio. Tool calls the endpoint returns as structured
 ``tool_calls`` are rendered back into ``<tool_call>`` text so every policy's turns read the same.
+An endpoint that cannot be reached, answers an HTTP error or does not answer JSON raises ``UserError``
+naming the URL (a wrong port or path in ``openai:<base_url>#<model>`` is one line, not a traceback).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mentor_agents.errors import UserError
 from mentor_agents.policies.base import FinishReason, Generation, Prompt, SamplingParams
 from tooluse_envs.parsing import render_turn
 
@@ -31,6 +35,10 @@ class OpenAIPolicy:
         timeout_s: float = 120.0,
         max_parallel: int = 8,
     ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise UserError(
+                f"{base_url}: the base URL must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)"
+            )
         self.model, self.base_url = model, base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.timeout_s, self.max_parallel = timeout_s, max_parallel
@@ -52,8 +60,23 @@ class OpenAIPolicy:
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (user-given URL)
-            return json.loads(response.read())
+        url = request.full_url
+        hint = "check the base URL and port in openai:<base_url>#<model> (e.g. http://127.0.0.1:8000/v1)"
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (user-given URL)
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:200].decode(errors="replace").strip().replace("\n", " ")
+            what = f"model {self.model!r} or the path" if exc.code in (400, 404, 422) else "the endpoint"
+            raise UserError(f"{url} answered HTTP {exc.code} {exc.reason} ({detail}): check {what}; {hint}") from exc
+        except urllib.error.URLError as exc:
+            raise UserError(f"cannot reach {url} ({exc.reason}): is the server running? {hint}") from exc
+        except TimeoutError as exc:
+            raise UserError(f"{url} did not answer within {self.timeout_s:g}s: {hint}") from exc
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise UserError(f"{url} did not answer JSON: is it an OpenAI-compatible endpoint? {hint}") from exc
 
     def generate(
         self, prompts: list[Prompt], sampling: SamplingParams, tools: list[dict] | None = None

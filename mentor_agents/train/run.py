@@ -12,35 +12,36 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from mentor_agents.errors import UserError
 from mentor_agents.train.config import CONFIG_FILE, TrainConfig
 
 
 def prepare_out(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> None:
     """Refuse to clobber or silently continue a run: resuming needs the same config (``config.json``).
 
-    Raises ``SystemExit`` with the reason (the messages name ``mentor train``'s flags).
+    Raises ``UserError`` with the reason (the messages name ``mentor train``'s flags).
     """
     if not out.exists() or not any(out.iterdir()):
         return
     if not resume:
         if not overwrite:
-            raise SystemExit(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
+            raise UserError(f"{out} already holds a run: pass --resume to continue it or --overwrite to replace it")
         shutil.rmtree(out)
         return
     if not (out / CONFIG_FILE).is_file():
-        raise SystemExit(
-            f"mentor train: cannot --resume {out}: it has no {CONFIG_FILE} (a run from before configs were "
+        raise UserError(
+            f"cannot --resume {out}: it has no {CONFIG_FILE} (a run from before configs were "
             "saved, or not a run directory), so its config cannot be checked; use --overwrite or another --out"
         )
     try:
         saved = TrainConfig.load(out)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"mentor train: cannot --resume {out}: its {CONFIG_FILE} is unreadable ({exc})") from exc
+        raise UserError(f"cannot --resume {out}: its {CONFIG_FILE} is unreadable ({exc})") from exc
     changes = saved.changes(cfg)
     if changes:
         listed = "\n  ".join(changes)
-        raise SystemExit(
-            f"mentor train: --resume {out} with a different config (saved in {out / CONFIG_FILE}):\n  {listed}\n"
+        raise UserError(
+            f"--resume {out} with a different config (saved in {out / CONFIG_FILE}):\n  {listed}\n"
             "pass the same flags as the run had, or start another run with a new --out or --overwrite"
         )
 
@@ -49,7 +50,7 @@ def run_training(cfg: TrainConfig, out: Path, resume: bool = False, progress: bo
     """Train ``cfg`` into ``out`` (continuing its checkpoints when ``resume``); returns ``out/final_model``.
 
     Call :func:`prepare_out` first. A Ray cluster too small for ``grpo.ray_workers`` is refused before
-    any training (``SystemExit``).
+    any training (``UserError``).
     """
     import torch
 
@@ -66,7 +67,7 @@ def run_training(cfg: TrainConfig, out: Path, resume: bool = False, progress: bo
             ray = ensure_ray(cfg.grpo.ray_address)
             check_capacity(ray, cfg.grpo.rollout_workers, threads, fixed_cluster=cfg.grpo.ray_address is None)
         except ValueError as exc:
-            raise SystemExit(f"mentor train: {exc}") from exc
+            raise UserError(str(exc)) from exc
     cfg.save(out)  # before training: a crashed run still says what it was
     model, tokenizer = load_preset(cfg.preset, seed=cfg.seed)
     lora_handle = None

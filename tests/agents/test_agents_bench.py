@@ -88,11 +88,11 @@ def test_paired_differences_pair_by_seed_and_skip_missing_values():
 TINY_GRPO = {"steps": 2, "prompts_per_step": 2, "group_size": 2, "max_new_tokens": 16, "max_turns": 2}
 
 
-def test_unknown_method_is_refused_with_the_choices():
+def test_unknown_method_is_refused_with_the_choices(capsys):
     with pytest.raises(ValueError, match=r"unknown method 'nope'; choose from base, sft, .*sparse, mentor, .*toolrl"):
         Grid.resolve("tiny", ["base", "nope"], [0])
-    with pytest.raises(SystemExit, match="unknown method 'nope'; choose from base, sft"):
-        main(["bench", "--methods", "base", "nope", "--out", "unused"])
+    assert main(["bench", "--methods", "base", "nope", "--out", "unused"]) == 2
+    assert "mentor bench: unknown method 'nope'; choose from base, sft" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--start sft"):
         Grid.resolve("tiny", ["sft+mentor"], [0])
 
@@ -315,7 +315,9 @@ def test_the_report_has_cis_paired_differences_curves_and_plots(grid_run):
     assert (out / "learning_curves.png").stat().st_size > 0 and (out / "similarity_vs_success.png").is_file()
 
 
-def test_a_deleted_result_is_the_only_thing_redone_and_a_changed_grid_is_refused(grid_run, tiny_cache, monkeypatch):
+def test_a_deleted_result_is_the_only_thing_redone_and_a_changed_grid_is_refused(
+    grid_run, tiny_cache, monkeypatch, capsys
+):
     out = grid_run["out"]
     monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
     (out / "sparse/seed1/eval.json").unlink()
@@ -324,10 +326,11 @@ def test_a_deleted_result_is_the_only_thing_redone_and_a_changed_grid_is_refused
     assert bench(out, METHODS, (0, 1), *grid_flags()) == 0
     assert (spies.trained, spies.evaluated) == ([], ["sparse/seed1"])
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())
-    with pytest.raises(SystemExit, match=r"grpo.lr: 0.0001 -> 0.0002"):
-        bench(out, METHODS, (0, 1), *grid_flags(), "--grpo.lr=2e-4")
-    with pytest.raises(SystemExit, match=r"methods: \[\"mentor\"\] dropped"):
-        bench(out, METHODS[:3], (0, 1), *grid_flags())
+    capsys.readouterr()
+    assert bench(out, METHODS, (0, 1), *grid_flags(), "--grpo.lr=2e-4") == 2
+    assert "grpo.lr: 0.0001 -> 0.0002" in capsys.readouterr().err
+    assert bench(out, METHODS[:3], (0, 1), *grid_flags()) == 2
+    assert 'methods: ["mentor"] dropped' in capsys.readouterr().err
     assert (spies.trained, spies.evaluated) == ([], ["sparse/seed1"])
     (out / "bench.md").unlink()
     assert main(["bench", "--out", str(out), "--report-only"]) == 0
@@ -335,7 +338,7 @@ def test_a_deleted_result_is_the_only_thing_redone_and_a_changed_grid_is_refused
     assert (spies.trained, spies.evaluated) == ([], ["sparse/seed1"])
 
 
-def test_a_grid_grows_by_a_seed_running_only_the_new_cells(tmp_path, tiny_cache, monkeypatch):
+def test_a_grid_grows_by_a_seed_running_only_the_new_cells(tmp_path, tiny_cache, monkeypatch, capsys):
     monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
     out = tmp_path / "grid"
     assert bench(out, ["base"], (0,)) == 0
@@ -346,8 +349,8 @@ def test_a_grid_grows_by_a_seed_running_only_the_new_cells(tmp_path, tiny_cache,
     assert doc["config"]["seeds"] == [0, 1] and doc["progress"] == {"done": 2, "total": 2}
     one_seed = [r for r in doc["aggregates"] if r["method"] == "base"]
     assert all(r["n"] == 2 for r in one_seed)
-    with pytest.raises(SystemExit, match="nothing to report"):
-        main(["bench", "--out", str(tmp_path / "empty"), "--report-only"])
+    assert main(["bench", "--out", str(tmp_path / "empty"), "--report-only"]) == 2
+    assert "nothing to report" in capsys.readouterr().err
 
 
 def test_start_sft_trains_rl_cells_from_their_seeds_sft_model(tmp_path, tiny_cache, monkeypatch):

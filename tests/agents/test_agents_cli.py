@@ -12,6 +12,7 @@ pytest.importorskip("torch")
 
 from mentor_agents.cli import build_parser, main  # noqa: E402
 from mentor_agents.cli.train import METHODS, REMOVED, resolve  # noqa: E402
+from mentor_agents.errors import UserError  # noqa: E402
 from mentor_agents.train.config import NO_FLAG  # noqa: E402
 from mentor_agents.train.grpo import GRPOConfig  # noqa: E402
 from mentor_agents.train.methods import Method  # noqa: E402
@@ -92,21 +93,21 @@ def test_run_level_values_reach_both_phases_unless_a_phase_sets_its_own():
 
 @pytest.mark.parametrize(("method", "flag"), [("sft", "--grpo.lr"), ("mentor", "--sft.steps"), ("sft", "--grpo.seed")])
 def test_a_flag_of_a_phase_the_method_does_not_run_is_refused(method, flag):
-    with pytest.raises(SystemExit, match=rf"{flag}: --method {method} has no"):
+    with pytest.raises(UserError, match=rf"{flag}: --method {method} has no"):
         parse("--method", method, flag, "1")
 
 
 @pytest.mark.parametrize("flag", sorted(REMOVED))
-def test_a_removed_flag_names_its_replacement(flag):
-    with pytest.raises(SystemExit, match=rf"{re.escape(flag)} is now .*--(sft|grpo)\."):
-        main(["train", "--out", "unused", flag, "3"])
+def test_a_removed_flag_names_its_replacement(flag, capsys):
+    assert main(["train", "--out", "unused", flag, "3"]) == 2
+    assert re.fullmatch(rf"mentor train: {re.escape(flag)} is now .*--(sft|grpo)\..*\n", capsys.readouterr().err)
 
 
-def test_removed_flag_messages_are_specific():
-    with pytest.raises(SystemExit, match=r"--steps is now --grpo\.steps \(or --sft\.steps with --method sft\)"):
-        main(["train", "--out", "unused", "--steps", "3"])
-    with pytest.raises(SystemExit, match=r"--sft\.lr 0\.5 or --grpo\.lr 0\.5"):
-        main(["train", "--out", "unused", "--set", "lr=0.5"])
+def test_removed_flag_messages_are_specific(capsys):
+    assert main(["train", "--out", "unused", "--steps", "3"]) == 2
+    assert "--steps is now --grpo.steps (or --sft.steps with --method sft)" in capsys.readouterr().err
+    assert main(["train", "--out", "unused", "--set", "lr=0.5"]) == 2
+    assert "--sft.lr 0.5 or --grpo.lr 0.5" in capsys.readouterr().err
 
 
 def test_method_sft_trains_sft_steps_and_saves_its_config_first(tmp_path, tiny_cache, monkeypatch):
@@ -140,7 +141,7 @@ def test_method_sft_trains_sft_steps_and_saves_its_config_first(tmp_path, tiny_c
     assert saved["sft"] == dataclasses.asdict(SFTConfig(steps=7, lr=0.002, seed=4, batch_size=2, checkpoint_every=50))
 
 
-def test_sft_then_mentor_trains_and_resumes_only_with_the_same_config(tmp_path, tiny_cache, monkeypatch):
+def test_sft_then_mentor_trains_and_resumes_only_with_the_same_config(tmp_path, tiny_cache, monkeypatch, capsys):
     monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
     out = tmp_path / "run"
     args = ["train", "--preset", "tiny", "--method", "sft+mentor", "--sft.steps", "2", "--out", str(out)]
@@ -148,11 +149,12 @@ def test_sft_then_mentor_trains_and_resumes_only_with_the_same_config(tmp_path, 
     assert main([*args, "--grpo.steps", "1"]) == 0
     assert (out / "sft" / "metrics.jsonl").is_file() and (out / "final_model" / "config.json").is_file()
     assert json.loads((out / "config.json").read_text())["grpo"]["steps"] == 1
-    with pytest.raises(SystemExit, match=r"grpo\.lr: 0\.0001 -> 0\.0002") as refused:
-        main([*args, "--grpo.steps", "1", "--grpo.lr", "0.0002", "--resume"])
-    assert "sft." not in str(refused.value)  # only what changed is listed
-    with pytest.raises(SystemExit, match=r"sft\.steps: 2 -> 3"):  # SFT is over: its steps cannot grow
-        main([*args, "--sft.steps", "3", "--grpo.steps", "1", "--resume"])
+    capsys.readouterr()
+    assert main([*args, "--grpo.steps", "1", "--grpo.lr", "0.0002", "--resume"]) == 2
+    refused = capsys.readouterr().err
+    assert "grpo.lr: 0.0001 -> 0.0002" in refused and "sft." not in refused  # only what changed is listed
+    assert main([*args, "--sft.steps", "3", "--grpo.steps", "1", "--resume"]) == 2
+    assert "sft.steps: 2 -> 3" in capsys.readouterr().err  # SFT is over: its steps cannot grow
     assert main([*args, "--grpo.steps", "1", "--resume"]) == 0  # the same config: nothing left to do
     assert metric_steps(out / "grpo" / "metrics.jsonl") == [1]
     assert main([*args, "--grpo.steps", "2", "--resume"]) == 0  # the last phase may run longer
@@ -161,11 +163,11 @@ def test_sft_then_mentor_trains_and_resumes_only_with_the_same_config(tmp_path, 
     assert json.loads((out / "config.json").read_text())["grpo"]["steps"] == 2
 
 
-def test_resume_refuses_a_run_directory_without_a_config(tmp_path):
+def test_resume_refuses_a_run_directory_without_a_config(tmp_path, capsys):
     out = tmp_path / "old-run"
     (out / "checkpoints").mkdir(parents=True)
-    with pytest.raises(SystemExit, match="no config.json"):
-        main(["train", "--method", "sft", "--out", str(out), "--resume", "--quiet"])
+    assert main(["train", "--method", "sft", "--out", str(out), "--resume", "--quiet"]) == 2
+    assert "no config.json" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("sft+")])
@@ -189,18 +191,18 @@ def test_every_method_runs_end_to_end_with_its_own_reward(tmp_path, tiny_cache, 
         assert "reward_mean" in row
 
 
-def test_an_existing_run_is_neither_clobbered_nor_silently_continued(tmp_path, tiny_cache, monkeypatch):
+def test_an_existing_run_is_neither_clobbered_nor_silently_continued(tmp_path, tiny_cache, monkeypatch, capsys):
     monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tiny_cache))
     out = tmp_path / "run"
     args = ["train", "--preset", "tiny", "--method", "sft", "--sft.steps", "1", "--out", str(out), *tiny("sft")]
     assert main(args) == 0
-    with pytest.raises(SystemExit, match="--resume"):
-        main(args)
+    assert main(args) == 2
+    assert "--resume" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
 
 
-def test_a_bad_grpo_config_fails_before_sft_runs(tmp_path):
+def test_a_bad_grpo_config_fails_before_sft_runs(tmp_path, capsys):
     out = tmp_path / "run"
-    with pytest.raises(SystemExit, match="ray_workers=0"):
-        main(["train", "--method", "sft+mentor", "--grpo.ray_address", "auto", "--out", str(out), "--quiet"])
+    assert main(["train", "--method", "sft+mentor", "--grpo.ray_address", "auto", "--out", str(out), "--quiet"]) == 2
+    assert "ray_workers=0" in capsys.readouterr().err
     assert not out.exists()

@@ -271,3 +271,11 @@ def test_selection_rules_on_hand_cases():
     assert index == 1 and chosen.alternatives == (direct,)  # the teacher's usual set, the other kept
     with pytest.raises(ValueError, match="selection"):
         select_reference([add], "best")
+
+
+@pytest.mark.parametrize("teacher", ["oracle", "sb3:policy.zip"])
+def test_a_teacher_that_is_not_a_language_model_is_refused(teacher):
+    from mentor_agents.teach import parse_teacher
+
+    with pytest.raises(ValueError, match="a teacher is a language model"):
+        parse_teacher(teacher)

@@ -19,15 +19,15 @@ def test_commands_register_on_a_host_parser():
     assert parser.parse_args(["leaderboard", "a.json", "--out", "d"]).func.__name__ == "run_leaderboard"
 
 
-def test_eval_command_writes_valid_results(tmp_path):
+def test_eval_command_writes_valid_results(tmp_path, capsys):
     out = tmp_path / "o.json"
     argv = ["eval", "--agent", "oracle", "--env", "tooluse/SQL-v0", "--episodes", "2", "--quiet", "--out", str(out)]
     assert main(argv) == 0
     validate_results(json.loads(out.read_text()))
-    with pytest.raises(SystemExit, match="another config"):
-        main([*argv, "--seed", "3"])
-    with pytest.raises(SystemExit, match="unknown agent"):
-        main(["eval", "--agent", "gpt-9", "--out", str(tmp_path / "x.json"), "--quiet"])
+    assert main([*argv, "--seed", "3"]) == 2
+    assert "another config" in capsys.readouterr().err
+    assert main(["eval", "--agent", "gpt-9", "--out", str(tmp_path / "x.json"), "--quiet"]) == 2
+    assert "mentor eval: unknown agent" in capsys.readouterr().err
 
 
 @pytest.mark.slow
