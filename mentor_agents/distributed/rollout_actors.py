@@ -110,7 +110,7 @@ class RayRolloutWorkers:
 
 
 def hf_policy_on_cpu(
-    model: Any, tokenizer: Any, torch_threads: int | None = None, precision: str = "auto"
+    model: Any, tokenizer: Any, torch_threads: int | None = None, precision: str = "auto", share_prefix: bool = True
 ) -> tuple[Any, Any]:
     """A ``policy_factory`` for ``RayRolloutWorkers``: an ``HFPolicy`` over a copy of the learner's model,
     generating in the learner's ``precision`` (so Ray and in-process rollouts sample the same tokens)."""
@@ -119,7 +119,8 @@ def hf_policy_on_cpu(
     from mentor_agents.policies.hf import HFPolicy
 
     set_torch_threads(torch_threads)
-    return HFPolicy(model, tokenizer, device="cpu", dtype=torch.float32, precision=precision), tokenizer
+    policy = HFPolicy(model, tokenizer, "cpu", torch.float32, precision=precision, share_prefix=share_prefix)
+    return policy, tokenizer
 
 
 def ray_rollout_workers(
@@ -131,13 +132,16 @@ def ray_rollout_workers(
     threads: int,
     address: str | None = None,
     precision: str = "auto",
+    share_prefix: bool = True,
 ) -> RayRolloutWorkers:
     """Rollout actors for GRPO, each with a CPU copy of ``model`` (re-synced by the trainer every step),
     ``threads`` torch threads and as many CPUs reserved."""
     import copy
     import functools
 
-    factory = functools.partial(hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, threads, precision)
+    factory = functools.partial(
+        hf_policy_on_cpu, copy.deepcopy(model).cpu(), tokenizer, threads, precision, share_prefix
+    )
     return RayRolloutWorkers(
         factory,
         env_id,

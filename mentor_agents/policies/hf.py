@@ -7,8 +7,8 @@ log-probs PPO needs without a second forward pass.
 
 from __future__ import annotations
 
-import inspect
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,14 @@ from typing import Any
 import torch
 
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
+from mentor_agents.shared_prefix import (
+    cache_of,
+    forward_shared,
+    left_pad,
+    model_call_kwargs,
+    plan_prefixes,
+    positions_of,
+)
 from mentor_agents.tokenizer import encode, render
 from mentor_agents.train.common import autocast
 from mentor_agents.train.precision import resolve_precision
@@ -73,11 +81,19 @@ class HFPolicy:
         dtype: torch.dtype | None = None,
         batch_size: int = 32,
         precision: str = "auto",
+        share_prefix: bool = True,
+        kv_cache: str = "static",
     ) -> None:
         """``dtype``: the weights' dtype (default: bf16 on a GPU under ``precision="auto"``, else fp32).
         ``precision``: the autocast the decode loop runs under (``mentor_agents.train.precision``): ``auto``
         (bf16 on a GPU, none on CPU), ``bf16`` (on either; fp32 with a warning on a CPU without
-        AMX/AVX-512-BF16) or ``fp32``. Log-probs are computed from fp32 logits either way."""
+        AMX/AVX-512-BF16) or ``fp32``. Log-probs are computed from fp32 logits either way.
+        ``share_prefix``: prefill a prefix common to several prompts once (``mentor_agents.shared_prefix``).
+        ``kv_cache``: ``static`` preallocates the KV cache for the whole turn and writes each step in place;
+        ``dynamic`` (transformers' default) concatenates, copying the whole cache every step, which made
+        SmolLM2 decode 4x slower at 32 rows x 1,200 prompt tokens. Same tokens either way (tested)."""
+        if kv_cache not in ("static", "dynamic"):
+            raise ValueError(f"kv_cache must be 'static' or 'dynamic', not {kv_cache!r}")
         auto_device, auto_dtype = default_device_dtype()
         self.device = torch.device(device) if device is not None else auto_device
         resolve_precision(precision, self.device)  # a ValueError or the fallback warning now, not mid-rollout
@@ -89,11 +105,12 @@ class HFPolicy:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.stop_ids = {tokenizer.eos_token_id}
-        # transformers 5 renamed ``past_key_values`` to ``cache``; accept both
-        params = inspect.signature(self.model.forward).parameters
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.share_prefix = share_prefix
+        self.kv_cache = kv_cache
+        self.timings = {"prefill_s": 0.0, "decode_s": 0.0, "decode_steps": 0.0}
+        """Where the last ``generate`` call's time went: prompt prefill vs the token-by-token decode."""
+        self._cache_kw, keep = model_call_kwargs(self.model)
         # only the last position's logits are needed while sampling (a full [B, T, vocab] is huge)
-        keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
         self._keep_last = {keep: 1} if keep else {}
 
     @torch.no_grad()
@@ -124,6 +141,7 @@ class HFPolicy:
             generator = torch.Generator(self.device).manual_seed(sampling.seed)
         ids = [self._ids(p, tools) for p in prompts]
         out: list[Generation] = []
+        self.timings = dict.fromkeys(self.timings, 0.0)
         for start in range(0, len(ids), self.batch_size):
             out += self._generate_batch(ids[start : start + self.batch_size], sampling, generator)
         return out
@@ -140,26 +158,36 @@ class HFPolicy:
     ) -> list[Generation]:
         was_training = self.model.training
         self.model.eval()
-        width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **self._keep_last
-        )
+        started = time.perf_counter()
+        plan = plan_prefixes(prompts) if self.share_prefix else None
+        if plan is not None:
+            width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))
+            cache = self._new_cache(width + sampling.max_new_tokens)
+            shared = forward_shared(self.model, plan, pad, self.device, keep_last_suffix_logit=True, cache=cache)
+            out, mask, positions = shared.out, shared.mask, shared.positions
+        else:
+            input_ids, mask = left_pad(prompts, pad, self.device)
+            positions = positions_of(mask)
+            cache = self._new_cache(input_ids.shape[1] + sampling.max_new_tokens)
+            out = self.model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                **({self._cache_kw: cache} if cache is not None else {}), **self._keep_last,
+            )  # fmt: skip
         rows = len(prompts)
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
         done = [False] * rows
-        for _ in range(sampling.max_new_tokens):
+        prefilled = time.perf_counter()
+        self.timings["prefill_s"] += prefilled - started
+        for step in range(sampling.max_new_tokens):
             next_tokens, next_logp = sample_next(out.logits[:, -1], sampling.temperature, sampling.top_p, generator)
             for row, (tok, lp) in enumerate(zip(next_tokens.tolist(), next_logp.tolist(), strict=True)):
                 if not done[row]:
                     tokens[row].append(tok)
                     logprobs[row].append(lp)
                     done[row] = tok in self.stop_ids
-            if all(done):
+            if all(done) or step == sampling.max_new_tokens - 1:  # the last token needs no forward pass
                 break
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             positions = positions[:, -1:] + 1
@@ -167,11 +195,21 @@ class HFPolicy:
                 input_ids=next_tokens[:, None],
                 attention_mask=mask,
                 position_ids=positions,
-                **{self._cache_kw: out["cache"] if "cache" in out else out["past_key_values"]},
+                **{self._cache_kw: cache_of(out)},
                 use_cache=True,
             )
+            self.timings["decode_steps"] += 1
+        self.timings["decode_s"] += time.perf_counter() - prefilled
         self.model.train(was_training)
         return [self._finish(t, lp) for t, lp in zip(tokens, logprobs, strict=True)]
+
+    def _new_cache(self, max_len: int) -> Any:
+        """A preallocated cache for ``max_len`` positions (``kv_cache="static"``), else None (the model's own)."""
+        if self.kv_cache != "static":
+            return None
+        from transformers import StaticCache
+
+        return StaticCache(config=self.model.config, max_cache_len=max_len)
 
     def _finish(self, token_ids: list[int], logprobs: list[float]) -> Generation:
         stopped = bool(token_ids) and token_ids[-1] in self.stop_ids

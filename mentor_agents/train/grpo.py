@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from mentor_agents.policies.base import Policy, Sampler, SamplingParams
 from mentor_agents.policies.hf import HFPolicy
 from mentor_agents.rollout import Trajectory, make_envs, play_chunks, rollout, split_into_chunks
+from mentor_agents.shared_prefix import score_rows
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
 from mentor_agents.train.config import GRPOConfig
@@ -47,24 +48,38 @@ def _batches(trajs: list[Trajectory], size: int) -> list[range]:
     return [range(start, min(start + size, len(trajs))) for start in range(0, len(trajs), size)]
 
 
+def score_trajectories(
+    model: Any, trajs: list[Trajectory], cfg: GRPOConfig, entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs ``[B, T_max - 1]`` (and entropies) of ``trajs`` under ``model``, shared prefixes run once
+    when ``cfg.share_prefix``; positions whose next token is not trainable may hold 0."""
+    rows = [t.token_ids for t in trajs]
+    if cfg.share_prefix:
+        scored = score_rows(model, rows, [t.loss_mask for t in trajs], cfg.temperature, entropy, cfg.precision)
+        if scored is not None:
+            return scored
+    device = next(model.parameters()).device
+    ids = pad_right(rows, 0, torch.long, device)
+    attn = pad_right([[1] * len(row) for row in rows], 0, torch.long, device)
+    return score_tokens(model, ids, attn, cfg.temperature, entropy=entropy, precision=cfg.precision)
+
+
 def learner_logprobs(
     model: Any, ref_model: Any | None, trajs: list[Trajectory], cfg: GRPOConfig
 ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
     """The batch's old log-probs as the learner computes them before any update, and the reference
     model's, once per batch (verl's ``compute_log_prob``/``compute_ref_log_prob``)."""
-    device = next(model.parameters()).device
     old: list[torch.Tensor] = []
     ref: list[torch.Tensor] | None = [] if ref_model is not None else None
     model.eval()
     with torch.no_grad():
         for chunk in _batches(trajs, cfg.micro_batch):
-            ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
-            attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
-            logp, _ = score_tokens(model, ids, attn, cfg.temperature, precision=cfg.precision)
-            old += [logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
+            batch = [trajs[i] for i in chunk]
+            logp, _ = score_trajectories(model, batch, cfg)
+            old += [logp[row, : len(traj.token_ids) - 1] for row, traj in enumerate(batch)]
             if ref is not None:
-                ref_logp, _ = score_tokens(ref_model, ids, attn, cfg.temperature, precision=cfg.precision)
-                ref += [ref_logp[row, : len(trajs[i].token_ids) - 1] for row, i in enumerate(chunk)]
+                ref_logp, _ = score_trajectories(ref_model, batch, cfg)
+                ref += [ref_logp[row, : len(traj.token_ids) - 1] for row, traj in enumerate(batch)]
     return old, ref
 
 
@@ -91,12 +106,8 @@ def _optimizer_update(
     optimizer.zero_grad(set_to_none=True)
     for start in range(indices.start, indices.stop, cfg.micro_batch):
         chunk = range(start, min(start + cfg.micro_batch, indices.stop))
-        ids = pad_right([trajs[i].token_ids for i in chunk], 0, torch.long, device)
-        attn = pad_right([[1] * len(trajs[i].token_ids) for i in chunk], 0, torch.long, device)
         mask = pad_right([trajs[i].loss_mask for i in chunk], 0, torch.float32, device)[:, 1:]
-        logp, entropy = score_tokens(
-            model, ids, attn, cfg.temperature, entropy=cfg.entropy_coef > 0, precision=cfg.precision
-        )
+        logp, entropy = score_trajectories(model, [trajs[i] for i in chunk], cfg, entropy=cfg.entropy_coef > 0)
         ref_logp = _pad([ref[i] for i in chunk]) if ref is not None else None
         adv = advantages[chunk.start : chunk.stop].to(device)
         parts = grpo_loss(
@@ -214,7 +225,7 @@ def train_grpo(
 ) -> Any:
     """Run GRPO for ``cfg.steps`` steps, checkpointing under ``out_dir``; returns the trained model."""
     out_dir = Path(out_dir)
-    policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=cfg.precision)
+    policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=cfg.precision, share_prefix=cfg.share_prefix)
     model = policy.model
     optimizer = make_optimizer(model, cfg.lr)
     scheduler = make_scheduler(optimizer, cfg.warmup_steps)
@@ -263,6 +274,7 @@ def train_grpo(
             threads,
             address=cfg.ray_address,
             precision=cfg.precision,
+            share_prefix=cfg.share_prefix,
         )
     log = MetricsLog(out_dir, resume_step=step)
     if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mentor_agents.policies.hf import default_device_dtype
+from mentor_agents.shared_prefix import score_rows
 from mentor_agents.teachers import Conversation, conversation_ids
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens
@@ -39,21 +40,31 @@ def batch_order(n: int, cursor: int, size: int, seed: int) -> list[int]:
 
 
 def sft_step(
-    model: Any, examples: list[tuple[list[int], list[int]]], precision: str = "auto", pack_to: int = 0
+    model: Any,
+    examples: list[tuple[list[int], list[int]]],
+    precision: str = "auto",
+    pack_to: int = 0,
+    share_prefix: bool = False,
 ) -> torch.Tensor:
     """Token-mean NLL of the assistant tokens of a batch (graph kept for backward), forward under ``precision``.
 
     ``pack_to`` > 0: the conversations are packed into rows of at most that many tokens (one longer than
     that gets a row of its own), attention and positions kept per conversation (``train.packing``); the
-    loss is the same up to float rounding. 0: one right-padded row per conversation.
+    loss is the same up to float rounding. ``share_prefix``: a prefix common to the conversations runs
+    once (``mentor_agents.shared_prefix``), same loss up to float rounding. Neither: one right-padded row
+    per conversation.
     """
     device = next(model.parameters()).device
+    mask = pad_right([e[1] for e in examples], 0, torch.float32, device)[:, 1:]
     if pack_to:
         packed = pack_examples(examples, pack_to, device)
         return -masked_mean(score_packed(model, packed, precision), packed.loss_mask[:, 1:])
+    if share_prefix:
+        scored = score_rows(model, [e[0] for e in examples], [e[1] for e in examples], precision=precision)
+        if scored is not None:
+            return -masked_mean(scored[0], mask)
     ids = pad_right([e[0] for e in examples], 0, torch.long, device)
     attn = pad_right([[1] * len(e[0]) for e in examples], 0, torch.long, device)
-    mask = pad_right([e[1] for e in examples], 0, torch.float32, device)[:, 1:]
     logp, _ = score_tokens(model, ids, attn, precision=precision)
     return -masked_mean(logp, mask)
 
@@ -87,7 +98,7 @@ def train_sft(
         batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
         cursor += cfg.batch_size
         optimizer.zero_grad(set_to_none=True)
-        loss = sft_step(model, batch, cfg.precision, cfg.pack_to)
+        loss = sft_step(model, batch, cfg.precision, cfg.pack_to, cfg.share_prefix)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
         optimizer.step()

@@ -119,7 +119,7 @@ def test_the_block_mask_matters(tiny_model, examples):
 
 
 def test_packed_sft_trains_and_resumes(tokenizer, tiny_model, conversations, tmp_path):
-    cfg = SFTConfig(steps=8, batch_size=4, lr=5e-3, warmup_steps=2, checkpoint_every=4, pack_to=256)
+    cfg = SFTConfig(steps=8, batch_size=4, lr=5e-3, warmup_steps=2, checkpoint_every=4, pack_to=256, share_prefix=False)
     train_sft(cfg, tiny_model, tokenizer, conversations, tmp_path, progress=False)
     rows = read_metrics(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 9))
