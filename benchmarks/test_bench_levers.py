@@ -16,7 +16,8 @@ prompts of ~1,200 SmolLM2 tokens, most of them tool schemas):
 * ``test_logprob_pass``: the learner's no-grad log-prob pass (GRPO's old and reference log-probs) over
   one micro-batch: 4 samples of one task (teacher trajectories, so every variant scores the same tokens).
 * ``test_update``: forward, backward and AdamW step on that micro-batch (``grpo._optimizer_update``).
-* ``test_sft_step``: one SFT step on 8 teacher conversations of 8 Calculator tasks (one system prompt).
+* ``test_sft_step``: one SFT step on 4 teacher conversations of 4 Calculator tasks (one system prompt; with 8,
+  the padded fp32 step was killed for memory at 23.8 GB on the 24 GB box).
   extra_info: ``tokens_per_s`` (every token of the batch) and ``trained_tokens_per_s`` (assistant tokens).
 * ``test_grpo_step``: one real ``grpo_step`` with every default lever (``all``): 4 x 8 episodes of up to 5
   turns, then the PPO updates; extra_info splits rollout and update time. The ``all`` rows of the first
@@ -54,7 +55,7 @@ from mentor_agents.train.precision import cpu_has_bf16  # noqa: E402
 from mentor_agents.train.sft import sft_step  # noqa: E402
 
 PROMPTS, GROUP, NEW_TOKENS = 4, 8, 16
-SFT_CONVERSATIONS = 8
+SFT_CONVERSATIONS = 4  # 8 padded fp32 SmolLM2 conversations (full-vocab logits kept for backward) ran out of 24 GB
 MICRO_BATCH = 4
 LORA = LoRAConfig(rank=16)
 SHAPES = {
