@@ -14,6 +14,7 @@ in-process and Ray collection give the same trajectories.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,9 +70,17 @@ def tool_turn_delta(tokenizer: Any, messages: list[dict], n_before: int, tools: 
     return full[cut:]
 
 
-def _start(env: Any, tokenizer: Any, options: dict[str, Any], seed: int | None) -> _Running:
+def _start(
+    env: Any, tokenizer: Any, options: dict[str, Any], seed: int | None, prompts: dict[str, list[int]]
+) -> _Running:
+    """Reset ``env`` and start its conversation. ``prompts`` caches the prompt ids by their messages and
+    tools: a GRPO group's samples render and tokenise their shared prompt once (SmolLM2 on Calculator:
+    ~9 ms a prompt, mostly tokenising its 1,200 tokens)."""
     _, info = env.reset(seed=seed, options=options)
-    ids = encode(tokenizer, render(tokenizer, info["messages"], info["tools"], generation_prompt=True))
+    key = json.dumps([info["messages"], info["tools"]], sort_keys=True, default=str)
+    if key not in prompts:
+        prompts[key] = encode(tokenizer, render(tokenizer, info["messages"], info["tools"], generation_prompt=True))
+    ids = list(prompts[key])
     traj = Trajectory(info["task_id"], [], [], [], prompt_len=len(ids), messages=list(info["messages"]))
     running = _Running(env, info["tools"], traj)
     running.extend(ids, trainable=False)
@@ -108,8 +117,9 @@ def rollout(
     options = [{"task_id": tid} for tid in task_ids] if task_ids is not None else [{} for _ in envs]
     if len(options) != len(envs):
         raise ValueError(f"{len(envs)} envs but {len(options)} task ids")
+    prompts: dict[str, list[int]] = {}
     running = [
-        _start(env, tokenizer, opts, None if seed is None else seed + i)
+        _start(env, tokenizer, opts, None if seed is None else seed + i, prompts)
         for i, (env, opts) in enumerate(zip(envs, options, strict=True))
     ]
     active = list(range(len(running)))
