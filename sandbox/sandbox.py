@@ -20,6 +20,7 @@ from .backend import Backend, Exchange, Outcome, WorkerProcess, start_worker
 from .errors import InvalidFileName, SandboxClosed, SandboxError
 from .registry import BackendConfig, create_backend
 from .types import MAX_SECONDS, ExecResult, ExecStatus, Limits, WorkerInfo
+from .worker import cap_text  # the same cut the worker makes inside the jail (stdlib-only module)
 
 FileMap = Mapping[str, str | bytes]
 FILES_TIMEOUT_S = 60.0
@@ -36,16 +37,6 @@ def encode_files(files: FileMap) -> list[dict[str, str]]:
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         encoded.append({"path": str(path), "b64": base64.b64encode(data).decode("ascii")})
     return encoded
-
-
-def cap_text(text: str, cap: int) -> tuple[str, bool]:
-    """``text`` cut to at most ``cap`` UTF-8 bytes (never inside a character), and whether it was cut."""
-    if len(text) <= cap // 4:
-        return text, False
-    data = text[:cap + 1].encode("utf-8", "surrogatepass")
-    if len(data) <= cap and len(text) <= cap:
-        return text, False
-    return data[:cap].decode("utf-8", "ignore"), True
 
 
 def clip(text: str | None, limit: int) -> str | None:
