@@ -76,10 +76,8 @@ FAKE_REPLY = (
 @pytest.fixture
 def attacker(sandbox: Sandbox, backend: BackendConfig) -> Iterator[Sandbox]:
     if isinstance(backend, SubprocessConfig) and not IS_ROOT:
-        pytest.skip(
-            reason="subprocess backend without root shares the test runner's uid: the attack would "
-            "write into the test runner's own fds through /proc"
-        )
+        why = "subprocess backend without root shares the test runner's uid: the attack would write into its fds"
+        pytest.skip(reason=why)
     sandbox.reset()
     assert sandbox.run(ATTACK).ok
     yield sandbox

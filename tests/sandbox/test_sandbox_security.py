@@ -461,19 +461,19 @@ def attack_sandbox(backend: BackendConfig, mode: str) -> Sandbox:
     """A sandbox for one attack: ``mode`` "auto" (the backend as configured: a cgroup where there is one) or
     "construction" (bwrap told not to use a cgroup, with limits whose bound is small)."""
     if isinstance(backend, SubprocessConfig):
-        pytest.skip("subprocess backend is not a jail: nothing bounds its total, so the attack would hit the host")
+        pytest.skip(reason="subprocess backend is not a jail: nothing bounds its total, the attack would hit the host")
     if mode == "construction" and not isinstance(backend, BwrapConfig):
-        pytest.skip("only bwrap chooses between a cgroup and construction")
+        pytest.skip(reason="only bwrap chooses between a cgroup and construction")
     if mode == "construction":
         backend = BwrapConfig(cgroup=False)
     sb = Sandbox(backend, CONSTRUCTION_LIMITS if mode == "construction" else ATTACK_LIMITS)
     info = sb.worker_info
     if mode == "auto" and info.enforcement != "cgroup":
         sb.close()
-        pytest.skip("no usable cgroup here: the construction variant covers this jail")
+        pytest.skip(reason="no usable cgroup here: the construction variant covers this jail")
     if info.container is not None and docker_cgroup(info.container) is None:
         sb.close()
-        pytest.skip(f"the cgroup of container {info.container} is not where this test looks")
+        pytest.skip(reason=f"the cgroup of container {info.container} is not where this test looks")
     return sb
 
 
