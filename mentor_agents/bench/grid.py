@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.train.config import NO_FLAG, NOT_COMPARED, GRPOConfig, SFTConfig, TrainConfig
+from mentor_agents.train.config import NO_FLAG, NOT_COMPARED, GRPOConfig, LoRAConfig, SFTConfig, TrainConfig
 from mentor_agents.train.methods import Method, rl_methods
 from tooluse_envs.rewards import reward_plugins
 
@@ -211,6 +211,8 @@ class Grid:
     compute: dict[str, Any] = field(default_factory=dict)
     """The equal-compute numbers and the rule that set the SFT steps."""
     eval: EvalSettings = field(default_factory=EvalSettings)
+    lora: dict[str, Any] = field(default_factory=dict)
+    """LoRAConfig fields given for every trained cell (empty: full fine-tuning)."""
 
     # --- resolving -------------------------------------------------------------------------------------
 
@@ -226,8 +228,10 @@ class Grid:
         sft: dict[str, Any] | None = None,
         grpo: dict[str, Any] | None = None,
         eval: EvalSettings | None = None,
+        lora: dict[str, Any] | None = None,
     ) -> Grid:
-        """The grid from the flags: ``sft`` / ``grpo`` hold the ``--sft.*`` / ``--grpo.*`` values given.
+        """The grid from the flags: ``sft`` / ``grpo`` / ``lora`` hold the ``--sft.*`` / ``--grpo.*`` /
+        ``--lora.*`` values given (LoRA applies to every trained cell alike).
 
         Raises ``ValueError`` for an unknown method, a phase flag no cell uses, a per-cell field given
         for the whole grid (``seed``), ``--start sft`` without an ``sft`` cell, or a bad eval setting.
@@ -287,7 +291,9 @@ class Grid:
             sft=_without(sft_cfg, ("seed",)),
             grpo=_without(grpo_cfg, RL_SHARED_EXCLUDED),
             eval=settings,
+            lora=dict(lora or {}),
         )
+        LoRAConfig(**grid.lora)  # a bad --lora.* value fails now, not after the first cell
         grid.compute = grid._compute(rule)
         return grid
 
@@ -340,14 +346,17 @@ class Grid:
         if cell.method == "sft":
             assert self.sft is not None
             sft = SFTConfig(**self.sft, seed=cell.seed)
-            return TrainConfig(self.preset, "sft", self.train_env, cell.seed, self.tasks_file, sft, None)
+            return TrainConfig(
+                self.preset, "sft", self.train_env, cell.seed, self.tasks_file, sft, None, LoRAConfig(**self.lora)
+            )
         assert self.grpo is not None
         reward = Method.parse(cell.method).reward  # a plugin's import path, as mentor train saves it
         assert reward is not None
         grpo = GRPOConfig(**self.grpo, env_id=self.train_env, tasks_file=self.tasks_file, reward=reward, seed=cell.seed)
         init = self.init_of(cell)
         preset = self.preset if init is None else f"hf:{init.resolve()}"
-        return TrainConfig(preset, cell.method, self.train_env, cell.seed, self.tasks_file, None, grpo)
+        lora = LoRAConfig(**self.lora)
+        return TrainConfig(preset, cell.method, self.train_env, cell.seed, self.tasks_file, None, grpo, lora)
 
     # --- saving and comparing ------------------------------------------------------------------------
 

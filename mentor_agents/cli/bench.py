@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mentor_agents.bench.grid import DEFAULT_METHODS, STARTS, method_choices
 from mentor_agents.errors import UserError
-from mentor_agents.train.config import NO_FLAG, TrainConfig, phase_classes
+from mentor_agents.train.config import NO_FLAG, LoRAConfig, TrainConfig, phase_classes
 from mentor_agents.train.flags import add_dataclass_flags, flags_given
 from mentor_agents.train.methods import PLUGIN_HELP
 
@@ -91,6 +91,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 sft=given["sft"],
                 grpo=given["grpo"],
                 eval=settings,
+                lora=flags_given(args, LoRAConfig, "lora"),
             )
         except (TypeError, ValueError) as exc:
             raise UserError(str(exc)) from exc
@@ -155,4 +156,5 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     for prefix, cls in phase_classes().items():
         exclude = (*NO_FLAG[prefix], "seed")
         add_dataclass_flags(b, cls, prefix, exclude=exclude, title=PHASE_TITLES[prefix])
+    add_dataclass_flags(b, LoRAConfig, "lora", title="LoRA adapters for every trained cell (LoRAConfig; rank 0: off)")
     b.set_defaults(func=run_bench)

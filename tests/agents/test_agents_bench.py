@@ -108,6 +108,20 @@ def test_rl_cells_share_one_grpo_config_except_reward_and_seed(tmp_path):
     assert all(configs[k].preset == "tiny" and configs[k].sft is None for k in rl)
 
 
+def test_lora_flags_reach_every_trained_cell_and_are_part_of_the_saved_grid(tmp_path, capsys):
+    grid = Grid.resolve("tiny", ["base", "sft", "mentor"], [0], grpo=TINY_GRPO, lora={"rank": 4, "alpha": 8.0})
+    configs = [grid.train_config(c) for c in grid.cells(tmp_path)]
+    assert [(c.lora.rank, c.lora.alpha) for c in configs if c is not None] == [(4, 8.0), (4, 8.0)]
+    assert Grid.resolve("tiny", ["sft"], [0]).train_config(grid.cells(tmp_path)[1]).lora.rank == 0  # default: off
+    grid.save(tmp_path)
+    other = Grid.resolve("tiny", ["base", "sft", "mentor"], [0], grpo=TINY_GRPO, lora={"rank": 8, "alpha": 8.0})
+    assert "lora.rank: 4 -> 8" in Grid.load(tmp_path).changes(other)
+    with pytest.raises(ValueError, match="lora.rank"):
+        Grid.resolve("tiny", ["sft"], [0], lora={"rank": -1})
+    args = ["bench", "--methods", "sft", "--seeds", "0", "--lora.rank", "-1", "--out", str(tmp_path / "x")]
+    assert main(args) == 2 and "lora.rank" in capsys.readouterr().err
+
+
 def test_sft_steps_match_the_rl_trajectories_unless_given():
     grpo = TINY_GRPO | {"steps": 3}  # 3 steps x 2 prompts x 2 samples = 12 trajectories
     grid = Grid.resolve("tiny", ["sft", "mentor"], [0], sft={"batch_size": 5}, grpo=grpo)
