@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench leaderboard lint typecheck tasks clean
+.PHONY: demo test bench soak leaderboard lint typecheck tasks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)  ## the pytest-benchmark suites, each file in its own process (s
 	for suite in benchmarks/test_bench_*.py; do \
 		$(BIN)/pytest $$suite --benchmark-only --benchmark-columns=min,median,mean,stddev,rounds || exit 1; \
 	done
+
+soak: $(STAMP)  ## 2,000 Code and 20,000 Calculator episodes: asserts flat RSS, fds back, no zombies or leftover jails
+	$(BIN)/python scripts/soak.py --out runs/soak.json
 
 leaderboard: $(STAMP)  ## the README's leaderboard: built-in agents on the paper protocol (SmolLM2: ~32 min on 2 CPUs)
 	for agent in oracle no-tool random; do \
