@@ -323,3 +323,30 @@ def test_teacher_reads_a_file_first_exactly_when_the_question_leaves_its_layout_
         assert reads_first != stated, task.id
         tool_sets = {frozenset(c.name for c in alt.tool_calls) for alt in task.reference.alternatives}
         assert frozenset({"python"}) in tool_sets or not reads_first, task.id
+
+
+def test_closing_the_last_code_env_kills_the_pools_jails_and_not_before():
+    import gymnasium as gym
+
+    from sandbox import SandboxClosed
+    from tooluse_envs.domains import code
+
+    first, second = gym.make("tooluse/Code-v0", pool_size=2), gym.make("tooluse/Code-v0", pool_size=2)
+    try:
+        for env in (first, second):
+            env.reset(seed=0)
+        pool = code._pools[(first.unwrapped.domain.backend, 2)]
+        first.close()
+        with pool.acquire() as lease:  # the other env still uses the pool
+            assert lease.run("print(1 + 1)").stdout == "2\n"
+        second.close()
+        assert (first.unwrapped.domain.backend, 2) not in code._pools
+        with pytest.raises(SandboxClosed):
+            pool.acquire()
+        third = gym.make("tooluse/Code-v0", pool_size=2)  # a new env starts a new pool
+        third.reset(seed=0)
+        assert code._pools[(third.unwrapped.domain.backend, 2)] is not pool
+        third.close()
+    finally:
+        first.close()
+        second.close()

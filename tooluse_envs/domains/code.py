@@ -52,15 +52,47 @@ _pools: dict[tuple[str, int], SandboxPool] = {}
 _pools_lock = threading.Lock()
 
 
+_exit_hook_registered = False
+_users: dict[tuple[str, int], int] = {}
+"""How many open Code domains (envs) use each pool: the last one to close closes the pool."""
+
+
+def acquire_pool(backend: str, size: int) -> SandboxPool:
+    """The shared pool for ``(backend, size)``, counted as used by one more domain until ``release_pool``."""
+    with _pools_lock:  # created and counted under one lock: a concurrent last release cannot close it between
+        pool = _pool_for((backend, size))
+        _users[(backend, size)] = _users.get((backend, size), 0) + 1
+    return pool
+
+
+def release_pool(backend: str, size: int) -> None:
+    """One domain is done with the pool; the last one's release kills its jails now, not at process exit."""
+    with _pools_lock:
+        key = (backend, size)
+        _users[key] = _users.get(key, 1) - 1
+        if _users[key] > 0:
+            return
+        del _users[key]
+        pool = _pools.pop(key, None)
+    if pool is not None:
+        pool.close()
+
+
 def shared_pool(backend: str, size: int) -> SandboxPool:
     """The process's pool for this backend (started on first use, closed at exit)."""
     with _pools_lock:
-        key = (backend, size)
-        if key not in _pools:
-            if not _pools:
-                atexit.register(close_pools)
-            _pools[key] = SandboxPool(size=size, backend=backend, limits=LIMITS)
-        return _pools[key]
+        return _pool_for((backend, size))
+
+
+def _pool_for(key: tuple[str, int]) -> SandboxPool:
+    """The pool for ``key``, started if there is none (call with ``_pools_lock`` held)."""
+    global _exit_hook_registered
+    if key not in _pools:
+        if not _exit_hook_registered:
+            atexit.register(close_pools)
+            _exit_hook_registered = True
+        _pools[key] = SandboxPool(size=key[1], backend=key[0], limits=LIMITS)
+    return _pools[key]
 
 
 def _forget_pools_after_fork() -> None:
@@ -73,6 +105,7 @@ def _forget_pools_after_fork() -> None:
     global _pools_lock
     _pools_lock = threading.Lock()  # the parent's may have been held by another thread when it forked
     _pools.clear()
+    _users.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -85,6 +118,7 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
+        _users.clear()
 
 
 def render_result(result: ExecResult) -> str:
@@ -129,12 +163,21 @@ class CodeDomain(Domain):
     def __init__(self, sandbox: str = "auto", pool_size: int = 4) -> None:
         self.backend = sandbox
         self.pool_size = pool_size
+        self._pool: SandboxPool | None = None  # acquired at the first episode, released by close()
 
     def tools(self) -> dict[str, Tool]:
         return {"python": PYTHON, "read_file": READ_FILE}
 
     def open(self, task: Task) -> Session:
-        return CodeSession(task, self.task_tools(task), shared_pool(self.backend, self.pool_size))
+        if self._pool is None or _pools.get((self.backend, self.pool_size)) is not self._pool:
+            self._pool = acquire_pool(self.backend, self.pool_size)  # first episode, or close_pools() ran
+        return CodeSession(task, self.task_tools(task), self._pool)
+
+    def close(self) -> None:
+        """Release this env's share of the process's pool (the last env to close kills its jails)."""
+        if self._pool is not None:
+            self._pool = None
+            release_pool(self.backend, self.pool_size)
 
     def generate(self, split: str) -> list[Task]:
         return generate_tasks(split)
