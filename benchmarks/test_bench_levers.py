@@ -41,7 +41,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import load_model, oracle_conversations, preset_params  # noqa: E402
+from bench_utils import load_model, oracle_conversations, preset_params, record_speedup  # noqa: E402
 
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
@@ -97,13 +97,10 @@ _all_medians: dict[str, dict[str, float]] = {}
 
 def _compare(benchmark, variant: str, preset: str, part: str | None = None) -> None:
     """Store the speed-up over this group's fp32 row; remember the ``all`` medians for the step estimate."""
+    record_speedup(benchmark, _fp32_median, variant == "fp32")
     if benchmark.stats is None:
         return
     median = benchmark.stats.stats.median
-    if variant == "fp32":
-        _fp32_median[benchmark.group] = median
-    elif benchmark.group in _fp32_median:
-        benchmark.extra_info["speedup_vs_fp32"] = round(_fp32_median[benchmark.group] / median, 2)
     if variant == "all" and part is not None:
         parts = _all_medians.setdefault(preset, {})
         parts[part] = median

@@ -37,7 +37,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import load_model, oracle_conversations, preset_params, record_rate  # noqa: E402
+from bench_utils import load_model, oracle_conversations, preset_params, record_rate, record_speedup  # noqa: E402
 
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
@@ -74,13 +74,7 @@ def preset(request, tmp_path_factory):
 
 def _compare(benchmark, precision: str) -> None:
     """Remember the fp32 median of this group; give the bf16 row its speed-up over it."""
-    if benchmark.stats is None:
-        return
-    median = benchmark.stats.stats.median
-    if precision == "fp32":
-        _fp32_median[benchmark.group] = median
-    elif benchmark.group in _fp32_median:
-        benchmark.extra_info["speedup_vs_fp32"] = round(_fp32_median[benchmark.group] / median, 2)
+    record_speedup(benchmark, _fp32_median, precision == "fp32")
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
