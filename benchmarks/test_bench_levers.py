@@ -2,10 +2,13 @@
 
 Levers: ``bf16`` autocast (``precision``), ``shared-prefix`` (``share_prefix``: a prefix common to several
 rows runs once), ``static-cache`` (``HFPolicy(kv_cache="static")``: the KV cache preallocated and written in
-place; generation only) and ``lora`` (rank-16 adapters, only they train; update and SFT only). Baseline
+place; generation only), ``prefix_kv`` (``HFPolicy(prefix_kv=...)``: while decoding, ``shared`` keeps one
+copy of a group's prefix keys and values and attends to it by cascade attention, ``copied`` expands it to
+every row; generation only) and ``lora`` (rank-16 adapters, only they train; update and SFT only). Baseline
 ``fp32``: fp32 matmuls, no sharing, transformers' dynamic cache, every weight trained: the path before the
-levers. ``all``: bf16 and shared prefixes, the ``smollm2-135m`` preset's defaults (the static cache was
-slower here, so it is an option, not a default); ``all+lora`` adds LoRA. Each row stores
+levers. ``all``: bf16 and shared prefixes with a shared prefix KV while decoding, the ``smollm2-135m`` preset's
+defaults (the static cache was slower here, so it is an option, not a default); ``all-copied-kv`` is ``all``
+with the prefix KV copied to every row (the default before cascade attention); ``all+lora`` adds LoRA. Each row stores
 ``speedup_vs_fp32`` (the fp32 row's median / its own, same session).
 
 Shapes are those of the target GRPO step (4 prompts x 8 samples, <= 128 new tokens a turn, Calculator
@@ -65,7 +68,7 @@ SHAPES = {
 }
 ROUNDS = {"tiny": (3, 1), "smollm2-135m": (1, 0)}
 
-BASE = dict(precision="fp32", share_prefix=False, kv_cache="dynamic", lora=False)
+BASE = dict(precision="fp32", share_prefix=False, kv_cache="dynamic", prefix_kv="shared", lora=False)
 LEVERS = {
     "fp32": {},
     "bf16": dict(precision="bf16"),
@@ -73,6 +76,7 @@ LEVERS = {
     "static-cache": dict(kv_cache="static"),
     "lora": dict(lora=True),
     "all": dict(precision="bf16", share_prefix=True),
+    "all-copied-kv": dict(precision="bf16", share_prefix=True, prefix_kv="copied"),
     "all+lora": dict(precision="bf16", share_prefix=True, lora=True),
 }
 
@@ -143,14 +147,16 @@ def _prompts(tokenizer, prompts: int, group: int) -> list[list[int]]:
     return rows
 
 
-@pytest.mark.parametrize("variant", variants("fp32", "bf16", "shared-prefix", "static-cache", "all"))
+@pytest.mark.parametrize(
+    "variant", variants("fp32", "bf16", "shared-prefix", "static-cache", "all-copied-kv", "all")
+)
 def test_generation_turn(benchmark, preset, variant):
     name, model, tokenizer, _ = preset
     shape, v = SHAPES[name], settings(variant)
     benchmark.group = f"generation turn {name} {shape['prompts']}x{shape['group']} (CPU)"
     policy = HFPolicy(
         model, tokenizer, "cpu", torch.float32, precision=v["precision"], share_prefix=v["share_prefix"],
-        kv_cache=v["kv_cache"],
+        kv_cache=v["kv_cache"], prefix_kv=v["prefix_kv"],
     )  # fmt: skip
     policy.stop_ids = set()  # no EOS: every variant decodes the same number of tokens
     rows = _prompts(tokenizer, shape["prompts"], shape["group"])

@@ -7,6 +7,7 @@ log-probs PPO needs without a second forward pass.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping
@@ -16,7 +17,9 @@ from typing import Any
 import torch
 
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
+from mentor_agents.prefix_attention import PrefixKV, prefix_attention_enabled, supports_prefix_attention
 from mentor_agents.shared_prefix import (
+    PrefixPlan,
     cache_of,
     forward_shared,
     left_pad,
@@ -27,6 +30,11 @@ from mentor_agents.shared_prefix import (
 from mentor_agents.tokenizer import encode, render
 from mentor_agents.train.common import autocast
 from mentor_agents.train.precision import resolve_precision
+
+DROP_FINISHED_AT = 4
+"""The decode loop drops finished rows from the batch (and their KV cache) once at least 1 in this many
+has finished: the rows of an evaluation batch stop anywhere between a few and hundreds of tokens, and a
+finished row would otherwise be computed to the end. Dropping costs one copy of the suffix caches."""
 
 
 def default_device_dtype() -> tuple[torch.device, torch.dtype]:
@@ -83,6 +91,7 @@ class HFPolicy:
         precision: str = "auto",
         share_prefix: bool = True,
         kv_cache: str = "dynamic",
+        prefix_kv: str = "shared",
     ) -> None:
         """``dtype``: the weights' dtype (default: bf16 on a GPU under ``precision="auto"``, else fp32).
         ``precision``: the autocast the decode loop runs under (``mentor_agents.train.precision``): ``auto``
@@ -92,9 +101,14 @@ class HFPolicy:
         ``kv_cache``: ``dynamic`` (transformers' default: the cache grows by concatenation) or ``static``
         (preallocated for the whole turn, written in place). Same tokens either way (tested). Static was
         not faster on the 2-core CPU box: 0.60 vs 0.49 s a decode step for 32 SmolLM2 rows of ~1,200 prompt
-        tokens (benchmarks/test_bench_levers.py), so dynamic is the default."""
+        tokens (benchmarks/test_bench_levers.py), so dynamic is the default.
+        ``prefix_kv``: with a shared prefix and the dynamic cache, ``shared`` keeps one copy of a group's prefix
+        keys and values while decoding (``mentor_agents.prefix_attention``; models it was not checked on fall
+        back to ``copied``); ``copied`` expands the prefix cache to every row, as a single forward does."""
         if kv_cache not in ("static", "dynamic"):
             raise ValueError(f"kv_cache must be 'static' or 'dynamic', not {kv_cache!r}")
+        if prefix_kv not in ("shared", "copied"):
+            raise ValueError(f"prefix_kv must be 'shared' or 'copied', not {prefix_kv!r}")
         auto_device, auto_dtype = default_device_dtype()
         self.device = torch.device(device) if device is not None else auto_device
         resolve_precision(precision, self.device)  # a ValueError or the fallback warning now, not mid-rollout
@@ -108,6 +122,7 @@ class HFPolicy:
         self.stop_ids = {tokenizer.eos_token_id}
         self.share_prefix = share_prefix
         self.kv_cache = kv_cache
+        self.prefix_kv = prefix_kv
         self.timings = {"prefill_s": 0.0, "decode_s": 0.0, "decode_steps": 0.0}
         """Where the last ``generate`` call's time went: prompt prefill vs the token-by-token decode."""
         self._cache_kw, keep = model_call_kwargs(self.model)
@@ -162,7 +177,10 @@ class HFPolicy:
         pad = self.tokenizer.pad_token_id
         started = time.perf_counter()
         plan = plan_prefixes(prompts) if self.share_prefix else None
-        if plan is not None:
+        prefix: PrefixKV | None = None
+        if plan is not None and self._prefix_kv_shared():
+            out, mask, positions, prefix = self._prefill_shared_kv(plan, pad)
+        elif plan is not None:
             width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))
             cache = self._new_cache(width + sampling.max_new_tokens)
             shared = forward_shared(self.model, plan, pad, self.device, keep_last_suffix_logit=True, cache=cache)
@@ -181,28 +199,63 @@ class HFPolicy:
         done = [False] * rows
         prefilled = time.perf_counter()
         self.timings["prefill_s"] += prefilled - started
+        live = list(range(rows))  # the original row of each row still in the batch
         for step in range(sampling.max_new_tokens):
             next_tokens, next_logp = sample_next(out.logits[:, -1], sampling.temperature, sampling.top_p, generator)
-            for row, (tok, lp) in enumerate(zip(next_tokens.tolist(), next_logp.tolist(), strict=True)):
-                if not done[row]:
+            for row, tok, lp in zip(live, next_tokens.tolist(), next_logp.tolist(), strict=True):
+                if not done[row]:  # a finished row stays in the batch until enough others finish
                     tokens[row].append(tok)
                     logprobs[row].append(lp)
                     done[row] = tok in self.stop_ids
             if all(done) or step == sampling.max_new_tokens - 1:  # the last token needs no forward pass
                 break
+            finished = [i for i, row in enumerate(live) if done[row]]
+            if self.kv_cache == "dynamic" and len(finished) * DROP_FINISHED_AT >= len(live):
+                keep = torch.tensor([i for i, row in enumerate(live) if not done[row]], device=self.device)
+                cache_of(out).reorder_cache(keep)
+                if prefix is not None:
+                    prefix.keep_rows(keep)
+                mask, positions, next_tokens = mask[keep], positions[keep], next_tokens[keep]
+                live = [row for row in live if not done[row]]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             positions = positions[:, -1:] + 1
-            out = self.model(
-                input_ids=next_tokens[:, None],
-                attention_mask=mask,
-                position_ids=positions,
-                **{self._cache_kw: cache_of(out)},
-                use_cache=True,
-            )
+            with prefix_attention_enabled(self.model) if prefix is not None else contextlib.nullcontext():
+                out = self.model(
+                    input_ids=next_tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=positions,
+                    **{self._cache_kw: cache_of(out)},
+                    use_cache=True,
+                    **({"shared_prefix": prefix} if prefix is not None else {}),
+                )
             self.timings["decode_steps"] += 1
         self.timings["decode_s"] += time.perf_counter() - prefilled
         self.model.train(was_training)
         return [self._finish(t, lp) for t, lp in zip(tokens, logprobs, strict=True)]
+
+    def _prefix_kv_shared(self) -> bool:
+        return self.prefix_kv == "shared" and self.kv_cache == "dynamic" and supports_prefix_attention(self.model)
+
+    def _prefill_shared_kv(self, plan: PrefixPlan, pad: int) -> tuple[Any, torch.Tensor, torch.Tensor, PrefixKV]:
+        """Prefill for decoding with one copy of each group's prefix: the prefixes in one batch, then the
+        suffixes with prefix attention; the model's cache then holds the suffixes only, and the suffix mask
+        and positions (which count on from the end of the row's prefix) are what the decode loop extends."""
+        prefix_ids, prefix_mask = left_pad(plan.prefixes, pad, self.device)
+        prefix_out = self.model(
+            input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=positions_of(prefix_mask),
+            use_cache=True, **self._keep_last,
+        )  # fmt: skip
+        lengths = [len(p) for p in plan.prefixes]
+        prefix = PrefixKV.from_cache(cache_of(prefix_out), lengths, plan.group_of_row)
+        suffix_ids, mask = left_pad(plan.suffixes, pad, self.device)
+        offsets = torch.tensor([lengths[g] for g in plan.group_of_row], device=self.device)[:, None]
+        positions = positions_of(mask) + offsets
+        with prefix_attention_enabled(self.model):
+            out = self.model(
+                input_ids=suffix_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                shared_prefix=prefix, **self._keep_last,
+            )  # fmt: skip
+        return out, mask, positions, prefix
 
     def _new_cache(self, max_len: int) -> Any:
         """A preallocated cache for ``max_len`` positions (``kv_cache="static"``), else None (the model's own)."""

@@ -66,14 +66,18 @@ def _prompt(ids_and_mask):
     return ids[: first_trainable(mask)]
 
 
-@pytest.mark.parametrize(("share_prefix", "kv_cache"), [(True, "dynamic"), (False, "static"), (True, "static")])
+@pytest.mark.parametrize(
+    ("share_prefix", "kv_cache", "prefix_kv"),
+    [(True, "dynamic", "shared"), (True, "dynamic", "copied"), (False, "static", "shared"), (True, "static", "shared")],
+)
 def test_greedy_generation_equals_the_plain_dynamic_cache_path(
-    tokenizer, tiny_model, conversations, share_prefix, kv_cache
+    tokenizer, tiny_model, conversations, share_prefix, kv_cache, prefix_kv
 ):
     # groups of identical prompts (GRPO) next to prompts that share only the system prompt (evaluation)
     prompts = [_prompt(conversations[0])] * 3 + [_prompt(c) for c in conversations[1:]]
     greedy = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=12)
-    fast = HFPolicy(tiny_model, tokenizer, share_prefix=share_prefix, kv_cache=kv_cache).generate(prompts, greedy)
+    fast_policy = HFPolicy(tiny_model, tokenizer, share_prefix=share_prefix, kv_cache=kv_cache, prefix_kv=prefix_kv)
+    fast = fast_policy.generate(prompts, greedy)
     plain_policy = HFPolicy(tiny_model, tokenizer, share_prefix=False, kv_cache="dynamic")
     plain = plain_policy.generate(prompts, greedy)
     assert [g.token_ids for g in fast] == [g.token_ids for g in plain]
@@ -86,6 +90,8 @@ def test_greedy_generation_equals_the_plain_dynamic_cache_path(
 def test_an_unknown_kv_cache_is_refused(tokenizer, tiny_model):
     with pytest.raises(ValueError, match="kv_cache"):
         HFPolicy(tiny_model, tokenizer, kv_cache="paged")
+    with pytest.raises(ValueError, match="prefix_kv"):
+        HFPolicy(tiny_model, tokenizer, prefix_kv="paged")
 
 
 def test_sampled_generation_with_sharing_is_seeded(tokenizer, tiny_model, conversations):
