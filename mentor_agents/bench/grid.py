@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -472,6 +473,22 @@ def save_base(grid: Grid, cell: Cell) -> Path:
     return cell.final_model
 
 
+SEEDED_PRESETS = ("tiny",)
+"""Presets whose untrained weights depend on the seed; any other preset's ``base`` is one model for all seeds."""
+
+
+def evaluated_twin(grid: Grid, cell: Cell) -> Path | None:
+    """The ``eval.json`` of another seed's ``base`` cell when ``cell`` is a ``base`` cell of a preset whose
+    weights do not depend on the seed: greedy decoding of the same model on the same tasks gives the same
+    episodes, so a pretrained base is evaluated once (saving a cell's evaluation per extra seed)."""
+    if cell.method != "base" or grid.preset in SEEDED_PRESETS:
+        return None
+    for other in grid.cells(cell.path.parent.parent):
+        if other.method == "base" and other.seed != cell.seed and other.evaluated():
+            return other.eval_path
+    return None
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -503,6 +520,10 @@ def run_cell(
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (cell.path / TRAINED).write_text(json.dumps(marker, indent=1) + "\n")
+    same = evaluated_twin(grid, cell)
+    if not cell.evaluated() and same is not None:
+        shutil.copyfile(same, cell.eval_path)
+        _say(f"  {cell.name}: the same untrained model as {same.parent.name}; its greedy evaluation reused")
     if not cell.evaluated():
         started = time.perf_counter()
         # hf:<cell dir> loads its final_model and records the cell's config.json in the results' "agent"

@@ -108,6 +108,22 @@ def test_rl_cells_share_one_grpo_config_except_reward_and_seed(tmp_path):
     assert all(configs[k].preset == "tiny" and configs[k].sft is None for k in rl)
 
 
+def test_a_pretrained_base_is_evaluated_once_and_a_seeded_base_per_seed(tmp_path, monkeypatch):
+    from mentor_agents.bench.grid import Cell, evaluated_twin
+
+    monkeypatch.setattr(Cell, "evaluated", lambda self: self.eval_path.is_file())  # no schema check here
+    for preset, reused in (("smollm2-135m", True), ("tiny", False)):
+        out = tmp_path / preset
+        grid = Grid.resolve(preset, ["base", "sft", "mentor"], [0, 1, 2], grpo=TINY_GRPO)
+        cells = {(c.method, c.seed): c for c in grid.cells(out)}
+        assert evaluated_twin(grid, cells[("base", 1)]) is None  # nothing evaluated yet
+        cells[("base", 0)].path.mkdir(parents=True)
+        cells[("base", 0)].eval_path.write_text("{}")
+        twin = evaluated_twin(grid, cells[("base", 2)])
+        assert twin == (cells[("base", 0)].eval_path if reused else None)
+        assert evaluated_twin(grid, cells[("sft", 1)]) is None  # trained cells differ by seed
+
+
 def test_lora_flags_reach_every_trained_cell_and_are_part_of_the_saved_grid(tmp_path, capsys):
     grid = Grid.resolve("tiny", ["base", "sft", "mentor"], [0], grpo=TINY_GRPO, lora={"rank": 4, "alpha": 8.0})
     configs = [grid.train_config(c) for c in grid.cells(tmp_path)]
