@@ -28,6 +28,17 @@ def smollm2_gguf() -> Path:
     return path
 
 
+def _forget_gguf(model: Any) -> None:
+    """The loader dequantises every weight to fp32 but leaves the model marked as GGUF-quantized, which makes
+    ``save_pretrained`` refuse it; the weights are plain tensors, so the mark is dropped and the model saves
+    (and reloads) as an ordinary HF directory: a base cell of ``mentor bench``, a trained ``final_model``."""
+    model.hf_quantizer = None
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
 def load_smollm2() -> tuple[Any, Any]:
     """(model, tokenizer) for SmolLM2-135M-Instruct with the tool-aware chat template."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -41,6 +52,7 @@ def load_smollm2() -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = "<|endoftext|>"
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    _forget_gguf(model)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

@@ -65,3 +65,17 @@ def test_smollm2_trains_a_grpo_step_offline(smollm2, tmp_path):
     assert row["step"] == 1 and "reward_mean" in row
     after = trained.state_dict()
     assert any(not torch.equal(before[k], after[k].to(before[k].dtype)) for k in before)
+
+
+@pytest.mark.slow
+def test_smollm2_saves_and_reloads_as_a_plain_hf_model(smollm2, tmp_path):
+    # the GGUF loader marks the dequantised model as quantized, which save_pretrained refuses (a bench base
+    # cell and every trained final_model are saved this way)
+    from transformers import AutoModelForCausalLM
+
+    model, _ = smollm2
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    assert torch.equal(model(input_ids=ids).logits, reloaded(input_ids=ids).logits)
+    assert getattr(reloaded.config, "quantization_config", None) is None
