@@ -60,12 +60,13 @@ class PrefixKV:
     @classmethod
     def from_cache(cls, cache: Any, prefix_lengths: Sequence[int], group_of_row: Sequence[int]) -> PrefixKV:
         """Take a prefix pass's cache (groups left-padded to the longest prefix) and keep each group's real
-        positions: views, not copies."""
+        positions: one copy per group, never per row."""
         keys, values = [], []
         for layer in cache.layers:
             width = layer.keys.shape[2]
-            keys.append([layer.keys[g, :, width - n :] for g, n in enumerate(prefix_lengths)])
-            values.append([layer.values[g, :, width - n :] for g, n in enumerate(prefix_lengths)])
+            # contiguous per group (one small copy now) so every decode step's batched matmul reads it in place
+            keys.append([layer.keys[g, :, width - n :].contiguous() for g, n in enumerate(prefix_lengths)])
+            values.append([layer.values[g, :, width - n :].contiguous() for g, n in enumerate(prefix_lengths)])
         device = cache.layers[0].keys.device
         return cls(keys, values, torch.tensor(list(group_of_row), device=device))
 
@@ -98,19 +99,35 @@ class PrefixKV:
             p_len = p_keys.shape[1]
             step = max(1, SCORE_BUDGET // (kv_heads * rep * q_len * (p_len + s_len)))
             for start in range(0, len(members), step):
-                part = members[start : start + step]
+                part = _as_slice(members[start : start + step])
                 q = grouped[part]
-                scores = torch.cat(
-                    [torch.matmul(q, p_keys.transpose(-1, -2)), torch.matmul(q, key[part].transpose(-1, -2))], -1
-                ).float() * scaling
+                scores = torch.cat([_prefix_matmul(q, p_keys.transpose(-1, -2)), torch.matmul(q, key[part].mT)], -1)
+                scores = scores.float() * scaling
                 scores[..., p_len:].masked_fill_(~keep[part], float("-inf"))
                 probs = scores.softmax(-1).to(value.dtype)
-                part_out = torch.matmul(probs[..., :p_len], p_values) + torch.matmul(probs[..., p_len:], value[part])
+                part_out = _prefix_matmul(probs[..., :p_len], p_values) + torch.matmul(probs[..., p_len:], value[part])
                 if out is None:
                     out = part_out.new_empty(rows, kv_heads, rep * q_len, dim)
                 out[part] = part_out
         assert out is not None
         return out.reshape(rows, heads, q_len, dim).transpose(1, 2).contiguous()
+
+
+def _prefix_matmul(rows: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    """``rows [n, Hkv, M, K] @ shared [Hkv, K, N]`` -> ``[n, Hkv, M, N]`` as one batched matmul over the KV heads
+    with the rows folded into M. (``torch.matmul`` would broadcast ``shared`` to every row by expanding and
+    copying it: the very copy of the prefix this module exists to avoid.)"""
+    n, heads, m, k = rows.shape
+    folded = rows.transpose(0, 1).reshape(heads, n * m, k)
+    return torch.bmm(folded, shared).reshape(heads, n, m, -1).transpose(0, 1)
+
+
+def _as_slice(index: torch.Tensor) -> torch.Tensor | slice:
+    """A run of consecutive rows as a slice (a view), anything else as the index (a gather copy)."""
+    first, count = int(index[0]), len(index)
+    if int(index[-1]) - first == count - 1 and bool((index.diff() == 1).all()):
+        return slice(first, first + count)
+    return index
 
 
 def suffix_keep(mask: torch.Tensor | None, rows: int, q_len: int, s_len: int, device: Any) -> torch.Tensor:
