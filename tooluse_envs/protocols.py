@@ -3,7 +3,7 @@
 ``paper`` is the MENTOR setting: train on Calculator; evaluate on Calculator in- and out-of-domain,
 BFCL (function calling) and Search (multi-hop retrieval). ``cross-domain`` holds one multi-turn domain
 out: train on a Mixed blend of the others, evaluate on the held-out domain's test splits; it expands to
-one fold per domain (``cross-domain/sql`` and so on).
+one fold per domain (``cross-domain/sql`` and so on). docs/benchmark.md states them; docs/architecture.md the flow.
 """
 
 from __future__ import annotations

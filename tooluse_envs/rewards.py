@@ -8,7 +8,8 @@ student called no tool name outside the task's tools.
 
 Edge cases follow the authors' code by default (``AUTHORS``): a teacher that used no tool gives a flat
 0.1 to the teacher-guided rewards; an episode that ran out of turns ended without EOS, so 0.0. The
-project's earlier choices are kept as named options (``RewardOptions``, ``make_reward``).
+project's earlier choices are kept as named options (``RewardOptions``, ``make_reward``). docs/rewards.md
+lists every edge case (cut-off turns, empty boxes, unknown or unparsable calls, empty tool sets) and the value.
 
 Any callable with the signature ``(EpisodeRecord, Reference | None) -> RewardResult | float`` can be passed
 to ``gym.make(..., reward=fn)``; a plain number becomes ``RewardResult(x, {"reward": x})``

@@ -4,8 +4,8 @@ Run-level flags (``--preset``, ``--method``, ``--env``, ``--seed``, ``--tasks-fi
 every field of ``SFTConfig`` is a ``--sft.<field>`` flag, every field of ``GRPOConfig`` a ``--grpo.<field>``
 flag and every field of ``LoRAConfig`` a ``--lora.<field>`` flag (``mentor_agents.train.config``). The
 resolved config goes to ``<out>/config.json`` before training, and ``--resume`` refuses a config that
-differs from it. ``--out``, ``--resume``, ``--overwrite``, ``--quiet`` and ``--threads`` only say how to
-run and are not part of the config.
+differs from it. ``--out``, ``--resume``, ``--overwrite``, ``--quiet``, ``--threads`` and ``--log-to`` only
+say how to run and are not part of the config.
 """
 
 from __future__ import annotations
@@ -119,17 +119,20 @@ def resolve(args: argparse.Namespace) -> TrainConfig:
 
 def train(args: argparse.Namespace) -> Path:
     """Run the requested method; returns the directory of the final model."""
+    from mentor_agents.train.logs import check_sinks, parse_log_to
     from mentor_agents.train.run import prepare_out, run_training
 
     cfg = resolve(args)  # every flag checked before anything is loaded or --out touched
     check_env(cfg.env)
+    log_to = parse_log_to(args.log_to)
+    check_sinks(log_to)  # pip install tensorboard/wandb named before --out is touched
     import torch  # without the [train] extra: one line naming it (errors.missing_extra), before --out is touched
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     prepare_out(out, cfg, args.resume, args.overwrite)
-    return run_training(cfg, out, args.resume, not args.quiet)
+    return run_training(cfg, out, args.resume, not args.quiet, log_to=log_to)
 
 
 def add_train_command(sub: argparse._SubParsersAction) -> None:
@@ -156,7 +159,14 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--resume", action="store_true", help="continue the run in --out (refused if the config differs)")
     ex.add_argument("--overwrite", action="store_true", help="delete an existing run in --out and start afresh")
     ex.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ex.add_argument("--quiet", action="store_true", help="no progress bars")
+    quiet_help = "no progress bars (nor the progress lines logged instead when stderr is not a terminal)"
+    ex.add_argument("--quiet", action="store_true", help=quiet_help)
+    log_help = (
+        "also write metrics to SINK: csv (<out>/metrics.csv), tensorboard (<out>/tensorboard; pip install "
+        "tensorboard) or wandb (offline unless WANDB_MODE says otherwise; pip install wandb); repeat the flag "
+        "or give a comma list (metrics.jsonl is written either way)"
+    )
+    ex.add_argument("--log-to", action="append", default=[], metavar="SINK", help=log_help)
     for flag in REMOVED:
         t.add_argument(flag, nargs="?", action=_Removed, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     t.set_defaults(func=train)

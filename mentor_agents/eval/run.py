@@ -43,6 +43,7 @@ from mentor_agents.eval.schema import (  # noqa: F401 (SCHEMA_PATH and validate_
 )
 from mentor_agents.eval.slots import DEFAULT_SPLITS, make_env, resolve_slots  # noqa: F401 (public here)
 from mentor_agents.seeding import derive_seed
+from mentor_agents.train.logs import SlotProgress, ensure_handler
 from tooluse_envs.protocols import Slot
 
 SCHEMA_VERSION = "2"  # 2: headline, sample strata, breakdowns, BFCL report, sampling in the config
@@ -86,7 +87,7 @@ class EvalConfig:
     """Torch CPU threads of model agents, here or in each Ray actor (which reserves as many CPUs);
     0: this process's count. Local and Ray results are identical at equal counts."""
     progress: bool = True
-    """tqdm progress bar."""
+    """Progress per slot: tqdm bars when stderr is a terminal, else logging lines (``train.logs``)."""
     tasks_file: str | None = None
     """A JSONL task file (``mentor teach`` output, say) played instead of each slot's split; the env
     refuses tasks of another domain. Its path is in the fingerprint, its tasks in the task-set hash."""
@@ -240,8 +241,6 @@ def play_local(units: list[Unit], config: EvalConfig, agent: Any) -> Iterator[di
 
 def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any]:
     """Evaluate, resuming from ``config.out``'s episodes file; returns (and writes) the results dict."""
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
     spec = AgentSpec.parse(config.agent)
     if not spec.scripted and config.samples > 1 and config.options.temperature == 0:
@@ -265,14 +264,13 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
     batch = 16 if spec.scripted else config.options.batch_size
     units = make_units(slots, task_set, config, batch)
     todo = pending(units, log.rows, independent=spec.scripted)
-    n_todo = sum(len(u.requests) for u in todo)
-    bar = tqdm(total=n_todo, desc=f"eval {spec.label}", unit="ep", disable=not config.progress)
+    bar = slot_progress(slots, todo, f"eval {spec.label}", config.progress)
     try:
         if todo:
             rows = _execute(todo, config, spec)
             for row in rows:
                 log.write(row)
-                bar.update(1)
+                bar.update((row["env_id"], row["split"]))
     except UserError:  # a wrong model path or URL before any episode: the corrected rerun must not be refused
         if fresh and not log.rows:
             log.close()
@@ -284,6 +282,25 @@ def run_evaluation(config: EvalConfig, overwrite: bool = False) -> dict[str, Any
     results = build_results(config, spec, slots, task_set, log, time.perf_counter() - start)
     write_results(results, Path(config.out))
     return results
+
+
+def slot_label(slot: Slot) -> str:
+    """``Calculator ID``: the env's short name and the split's label (results and progress bars)."""
+    name = slot.env_id.split("/")[-1].rsplit("-v", 1)[0]
+    return f"{name} {SPLIT_LABELS.get(slot.split, slot.split)}"
+
+
+def slot_progress(slots: list[Slot], todo: list[Unit], desc: str, enabled: bool) -> SlotProgress:
+    """Progress per slot (env x split) of the episodes still to play: tqdm bars on a terminal, else
+    logging lines (``train.logs``), so a long eval says which slot it is on."""
+    totals: dict[tuple[str, str], tuple[str, int]] = {}
+    for unit in todo:
+        key = (unit.slot.env_id, unit.slot.split)
+        label, count = totals.get(key, (slot_label(unit.slot), 0))
+        totals[key] = (label, count + len(unit.requests))
+    if enabled and totals:
+        ensure_handler()
+    return SlotProgress(totals, desc, enabled=enabled)
 
 
 def _execute(units: list[Unit], config: EvalConfig, spec: AgentSpec) -> Iterator[dict]:
@@ -323,8 +340,7 @@ def build_results(
             for k, r in sorted(log.rows.items())
             if k[0] == slot.env_id and k[1] == slot.split and k[2] in wanted and k[3] < config.samples
         ]
-        name = slot.env_id.split("/")[-1].rsplit("-v", 1)[0]
-        label = f"{name} {SPLIT_LABELS.get(slot.split, slot.split)}"
+        label = slot_label(slot)
         tasks, teacher, strata = task_set.tasks[index], task_set.teacher[index], task_set.strata[index]
         results.append(slot_result(slot, label, rows, tasks, teacher, strata, config.samples))
     return {

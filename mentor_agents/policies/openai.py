@@ -6,24 +6,46 @@ or for evaluation, not for the PPO ratio. Tool calls the endpoint returns as str
 ``tool_calls`` are rendered back into ``<tool_call>`` text so every policy's turns read the same.
 An endpoint that cannot be reached, answers an HTTP error or does not answer JSON raises ``UserError``
 naming the URL (a wrong port or path in ``openai:<base_url>#<model>`` is one line, not a traceback).
+
+Transient failures are retried, a bounded number of times with exponential backoff (and the server's
+``Retry-After`` where it sends one, capped): a refused or dropped connection, a connect timeout, HTTP 429
+and HTTP 5xx. A busy server or one restarting mid-evaluation then costs seconds instead of the run. A
+read timeout is not retried (the server is working on the request; asking again doubles the wait), nor
+is any other 4xx (a wrong model or path does not fix itself).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
+import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import httpx
 
 from mentor_agents.errors import UserError
 from mentor_agents.policies.base import FinishReason, Generation, Prompt, SamplingParams
 from tooluse_envs.parsing import render_turn
 
+HINT = "check the base URL and port in openai:<base_url>#<model> (e.g. http://127.0.0.1:8000/v1)"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses worth asking again: rate limited, or a server error that may be gone in a second."""
+RETRY_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
+"""Connection failures worth asking again (refused, not yet listening, dropped without an answer)."""
+
+
+class _Retry(Exception):
+    """An attempt that failed in a way worth retrying; carries the UserError to raise if none is left."""
+
+    def __init__(self, error: UserError, retry_after_s: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error, self.retry_after_s = error, retry_after_s
+
 
 class OpenAIPolicy:
-    """Chat completions over HTTP (stdlib ``urllib``); requests in a batch run in parallel threads."""
+    """Chat completions over HTTP (httpx); requests in a batch run in parallel threads on one client."""
 
     accepts_token_ids = False
 
@@ -34,6 +56,10 @@ class OpenAIPolicy:
         api_key: str | None = None,
         timeout_s: float = 120.0,
         max_parallel: int = 8,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise UserError(
@@ -42,8 +68,22 @@ class OpenAIPolicy:
         self.model, self.base_url = model, base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.timeout_s, self.max_parallel = timeout_s, max_parallel
+        self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
+        self.connect_timeout_s = connect_timeout_s
 
-    def _request(self, messages: list[dict], sampling: SamplingParams, tools: list[dict] | None) -> dict:
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def _client(self) -> httpx.Client:
+        """One client per batch: its connection pool serves the batch's threads and is closed after it."""
+        timeout = httpx.Timeout(self.timeout_s, connect=min(self.connect_timeout_s, self.timeout_s))
+        # No key, no header: "Bearer " with nothing after it is not a valid header value for httpx (h11).
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        limits = httpx.Limits(max_connections=self.max_parallel, max_keepalive_connections=self.max_parallel)
+        return httpx.Client(timeout=timeout, headers=headers, limits=limits)
+
+    def _body(self, messages: list[dict], sampling: SamplingParams, tools: list[dict] | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [_wire_message(m) for m in messages],
@@ -55,28 +95,54 @@ class OpenAIPolicy:
             body["seed"] = sampling.seed
         if tools:
             body["tools"] = tools
-        request = urllib.request.Request(
-            f"{self.base_url}/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
-        )
-        url = request.full_url
-        hint = "check the base URL and port in openai:<base_url>#<model> (e.g. http://127.0.0.1:8000/v1)"
+        return body
+
+    def _request(
+        self, client: httpx.Client, messages: list[dict], sampling: SamplingParams, tools: list[dict] | None
+    ) -> dict:
+        """One completion, retried on transient failures; any failure left is a ``UserError``."""
+        body = self._body(messages, sampling, tools)
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._attempt(client, body)
+            except _Retry as retry:
+                if attempt == self.max_retries:
+                    raise retry.error from retry.__cause__
+                time.sleep(self._delay(attempt, retry.retry_after_s))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay(self, attempt: int, retry_after_s: float | None) -> float:
+        """Seconds before retry ``attempt + 1``: the server's Retry-After, else jittered exponential backoff."""
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.max_backoff_s)
+        return min(self.backoff_s * 2**attempt, self.max_backoff_s) * random.uniform(0.5, 1.0)
+
+    def _attempt(self, client: httpx.Client, body: dict[str, Any]) -> dict:
+        """One POST; raises ``_Retry`` for a transient failure and ``UserError`` for a final one."""
+        url = self.url
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 (user-given URL)
-                text = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:200].decode(errors="replace").strip().replace("\n", " ")
-            what = f"model {self.model!r} or the path" if exc.code in (400, 404, 422) else "the endpoint"
-            raise UserError(f"{url} answered HTTP {exc.code} {exc.reason} ({detail}): check {what}; {hint}") from exc
-        except urllib.error.URLError as exc:
-            raise UserError(f"cannot reach {url} ({exc.reason}): is the server running? {hint}") from exc
-        except TimeoutError as exc:
-            raise UserError(f"{url} did not answer within {self.timeout_s:g}s: {hint}") from exc
+            response = client.post(url, json=body)
+        except RETRY_ERRORS as exc:
+            raise _Retry(UserError(f"cannot reach {url} ({exc}): is the server running? {HINT}")) from exc
+        except httpx.TimeoutException as exc:
+            raise UserError(f"{url} did not answer within {self.timeout_s:g}s: {HINT}") from exc
+        except httpx.HTTPError as exc:
+            raise UserError(f"cannot reach {url} ({exc}): is the server running? {HINT}") from exc
+        if response.status_code >= 400:
+            error = self._http_error(response)
+            if response.status_code in RETRY_STATUS:
+                raise _Retry(error, _retry_after(response))
+            raise error
         try:
-            return json.loads(text)
+            return json.loads(response.content)
         except ValueError as exc:
-            raise UserError(f"{url} did not answer JSON: is it an OpenAI-compatible endpoint? {hint}") from exc
+            raise UserError(f"{url} did not answer JSON: is it an OpenAI-compatible endpoint? {HINT}") from exc
+
+    def _http_error(self, response: httpx.Response) -> UserError:
+        detail = response.content[:200].decode(errors="replace").strip().replace("\n", " ")
+        code = response.status_code
+        what = f"model {self.model!r} or the path" if code in (400, 404, 422) else "the endpoint"
+        return UserError(f"{self.url} answered HTTP {code} {response.reason_phrase} ({detail}): check {what}; {HINT}")
 
     def generate(
         self, prompts: list[Prompt], sampling: SamplingParams, tools: list[dict] | None = None
@@ -84,9 +150,18 @@ class OpenAIPolicy:
         """One completion per conversation; token ids and log-probs are left empty."""
         if any(p and not isinstance(p[0], dict) for p in prompts):
             raise TypeError("OpenAIPolicy takes conversations (lists of message dicts), not token ids")
-        with ThreadPoolExecutor(self.max_parallel) as pool:
-            replies = list(pool.map(lambda p: self._request(p, sampling, tools), prompts))
+        with self._client() as client, ThreadPoolExecutor(self.max_parallel) as pool:
+            replies = list(pool.map(lambda p: self._request(client, p, sampling, tools), prompts))
         return [_to_generation(reply) for reply in replies]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds, when it is a number (an HTTP date is ignored)."""
+    value = response.headers.get("retry-after", "")
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _wire_message(message: dict[str, Any]) -> dict[str, Any]:

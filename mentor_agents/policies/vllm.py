@@ -1,7 +1,7 @@
 """``VLLMPolicy``: fast GPU sampling with vLLM, weights synced from the trainer after each update.
 
-Imported lazily (``from mentor_agents.policies.vllm import VLLMPolicy``); needs ``pip install
-'tooluse-mentor[vllm]'`` and a GPU. Token ids in, token ids and log-probs out, like ``HFPolicy``; it
+Imported lazily (``from mentor_agents.policies.vllm import VLLMPolicy``); needs ``pip install vllm``
+(not an extra: it brings its own CUDA torch) and a GPU. Token ids in, token ids and log-probs out, like ``HFPolicy``; it
 is a ``Sampler``. Weights reach vLLM's workers through its public extension hook
 (``worker_extension_cls`` + ``collective_rpc``, see ``vllm_worker.py``), not through engine internals.
 Log-probs: vLLM reports them after temperature scaling with ``logprobs_mode="processed_logprobs"``
@@ -24,7 +24,7 @@ try:  # pragma: no cover - needs a GPU
     from vllm.inputs import TokensPrompt
 except ImportError as exc:  # pragma: no cover
     raise ImportError(
-        "VLLMPolicy needs vLLM and a CUDA GPU: pip install 'tooluse-mentor[vllm]'. "
+        "VLLMPolicy needs vLLM and a CUDA GPU: pip install vllm. "
         "On CPU use mentor_agents.policies.hf.HFPolicy instead."
     ) from exc
 

@@ -10,6 +10,7 @@ half-way) is skipped with one line on stderr, and a run none of whose checkpoint
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import random
@@ -23,6 +24,8 @@ import numpy as np
 import torch
 
 from mentor_agents.errors import UserError
+
+logger = logging.getLogger(__name__)  # under "mentor_agents": each save is one INFO line (train.logs)
 
 
 def rng_state() -> dict[str, Any]:
@@ -75,6 +78,7 @@ def save_checkpoint(
     os.replace(tmp, latest)
     for old in sorted(ckpt_dir.glob("step_*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
+    logger.info("checkpoint saved: step %d -> %s", step, path)
     return path
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from mentor_agents.policies.base import Policy, Sampler, SamplingParams
 from mentor_agents.policies.hf import HFPolicy
@@ -33,8 +32,9 @@ from mentor_agents.shared_prefix import score_rows
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens, torch_threads
 from mentor_agents.train.config import GRPOConfig
+from mentor_agents.train.logs import RunLogs
 from mentor_agents.train.losses import group_advantages, grpo_loss
-from mentor_agents.train.metrics import MetricsLog, plot_metrics, rollout_metrics
+from mentor_agents.train.metrics import PLOT_KEYS, MetricsLog, plot_metrics, rollout_metrics
 
 
 def task_order(env: Any, seed: int) -> list[str]:
@@ -221,10 +221,21 @@ def grpo_step(
 
 
 def train_grpo(
-    cfg: GRPOConfig, model: Any, tokenizer: Any, out_dir: str | Path, resume: bool = False, progress: bool = True
+    cfg: GRPOConfig,
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    logs: RunLogs | None = None,
 ) -> Any:
-    """Run GRPO for ``cfg.steps`` steps, checkpointing under ``out_dir``; returns the trained model."""
+    """Run GRPO for ``cfg.steps`` steps, checkpointing under ``out_dir``; returns the trained model.
+
+    ``logs``: the run's logging and ``--log-to`` sinks (``train.logs``); alone, a run of its own without sinks.
+    """
     out_dir = Path(out_dir)
+    own_logs = logs is None  # called alone: this call's summary table too
+    logs = logs or RunLogs(out_dir, progress=progress)
     policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=cfg.precision, share_prefix=cfg.share_prefix)
     model = policy.model
     optimizer = make_optimizer(model, cfg.lr)
@@ -277,33 +288,36 @@ def train_grpo(
             share_prefix=cfg.share_prefix,
         )
     log = MetricsLog(out_dir, resume_step=step)
-    if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
-        log.write({"step": 0, **validate(policy, tokenizer, eval_envs, cfg)})
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"grpo[{cfg.reward}]", disable=not progress)
     try:
-        while step < cfg.steps:
-            started = time.perf_counter()
-            tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
-            cursor += cfg.prompts_per_step
-            trajs, stats, rollout_time = grpo_step(
-                cfg, step, tasks, envs, sampler, tokenizer, model, ref_model, optimizer, scheduler, collector
-            )
-            step += 1
-            # 4. log and checkpoint
-            row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
-            row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
-            if cfg.eval_every and step % cfg.eval_every == 0:
-                row |= validate(policy, tokenizer, eval_envs, cfg)
-            log.write(row)
-            bar.update(1)
-            bar.set_postfix(reward=f"{row['reward_mean']:.3f}", success=f"{row['success']:.2f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
+        with logs.phase("grpo", cfg.reward, out_dir, cfg.steps, step) as phase:
+            if cfg.eval_every and step == 0:  # the starting point, e.g. the SFT model in sft+<method>
+                row = {"step": 0, **validate(policy, tokenizer, eval_envs, cfg)}
+                log.write(row)
+                phase.write(row)
+            while step < cfg.steps:
+                started = time.perf_counter()
+                tasks = [order[(cursor + i) % len(order)] for i in range(cfg.prompts_per_step)]
+                cursor += cfg.prompts_per_step
+                trajs, stats, rollout_time = grpo_step(
+                    cfg, step, tasks, envs, sampler, tokenizer, model, ref_model, optimizer, scheduler, collector
+                )
+                step += 1
+                # 4. log and checkpoint
+                row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
+                row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
+                if cfg.eval_every and step % cfg.eval_every == 0:
+                    row |= validate(policy, tokenizer, eval_envs, cfg)
+                log.write(row)
+                phase.write(row)
+                phase.advance(reward=f"{row['reward_mean']:.3f}", success=f"{row['success']:.2f}")
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
     finally:  # actors and sandboxes are released on errors too
-        bar.close()
         if collector is not None:
             collector.shutdown()
         for env in envs + eval_envs:
             env.close()
-    plot_metrics(log.path)
+    plot_metrics(log.path, keys=PLOT_KEYS, run_name=logs.run_name, phase="grpo")
+    if own_logs:
+        logs.finish()
     return model

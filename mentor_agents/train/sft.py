@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from mentor_agents.policies.hf import default_device_dtype
 from mentor_agents.shared_prefix import score_rows
@@ -22,6 +21,7 @@ from mentor_agents.teachers import Conversation, conversation_ids
 from mentor_agents.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from mentor_agents.train.common import make_optimizer, make_scheduler, pad_right, score_tokens
 from mentor_agents.train.config import SFTConfig
+from mentor_agents.train.logs import RunLogs
 from mentor_agents.train.losses import masked_mean
 from mentor_agents.train.metrics import MetricsLog, plot_metrics
 from mentor_agents.train.packing import pack_examples, score_packed
@@ -77,9 +77,15 @@ def train_sft(
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
+    logs: RunLogs | None = None,
 ) -> Any:
-    """Train on the teacher's conversations for ``cfg.steps`` steps; checkpoints under ``out_dir``."""
+    """Train on the teacher's conversations for ``cfg.steps`` steps; checkpoints under ``out_dir``.
+
+    ``logs``: the run's logging and ``--log-to`` sinks (``train.logs``); alone, a run of its own without sinks.
+    """
     out_dir = Path(out_dir)
+    own_logs = logs is None  # called alone: this call's summary table too
+    logs = logs or RunLogs(out_dir, progress=progress)
     examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in conversations]
     device = default_device_dtype()[0]
     resolve_precision(cfg.precision, device)  # a ValueError or the fallback warning before any work
@@ -91,26 +97,28 @@ def train_sft(
     if checkpoint is not None:
         step, cursor = load_checkpoint(checkpoint, model, optimizer, scheduler)
     log = MetricsLog(out_dir, resume_step=step)
-    bar = tqdm(total=cfg.steps, initial=step, desc="sft", disable=not progress)
     model.train()
-    while step < cfg.steps:
-        started = time.perf_counter()
-        batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
-        cursor += cfg.batch_size
-        optimizer.zero_grad(set_to_none=True)
-        loss = sft_step(model, batch, cfg.precision, cfg.pack_to, cfg.share_prefix)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        tokens = sum(sum(e[1]) for e in batch)
-        row = {"step": step, "loss": loss.item(), "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0]}
-        log.write(row | {"tokens": tokens, "step_time": time.perf_counter() - started})
-        bar.update(1)
-        bar.set_postfix(loss=f"{row['loss']:.3f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
-    bar.close()
-    plot_metrics(log.path, keys=("loss",))
+    with logs.phase("sft", "sft", out_dir, cfg.steps, step) as phase:
+        while step < cfg.steps:
+            started = time.perf_counter()
+            batch = [examples[i] for i in batch_order(len(examples), cursor, cfg.batch_size, cfg.seed)]
+            cursor += cfg.batch_size
+            optimizer.zero_grad(set_to_none=True)
+            loss = sft_step(model, batch, cfg.precision, cfg.pack_to, cfg.share_prefix)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            tokens = sum(sum(e[1]) for e in batch)
+            row = {"step": step, "loss": loss.item(), "grad_norm": grad_norm, "lr": scheduler.get_last_lr()[0]}
+            row |= {"tokens": tokens, "step_time": time.perf_counter() - started}
+            log.write(row)
+            phase.write(row)
+            phase.advance(loss=f"{row['loss']:.3f}")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(out_dir, step, model, optimizer, scheduler, cursor)
+    plot_metrics(log.path, keys=("loss",), run_name=logs.run_name, phase="sft")
+    if own_logs:
+        logs.finish()
     return model

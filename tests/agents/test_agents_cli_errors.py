@@ -223,3 +223,13 @@ def test_serve_resolves_a_run_directory_as_eval_does(trained_run, monkeypatch, c
 def test_serve_of_a_missing_directory_is_one_line(tmp_path, capsys):
     assert main(["serve", "--model", f"hf:{tmp_path / 'nope'}"]) == 2
     one_line(capsys, "mentor serve: hf:", "no such directory")
+
+
+def test_a_missing_module_that_is_no_extra_names_its_own_install_command():
+    from mentor_agents.errors import missing_extra
+
+    vllm = missing_extra(ModuleNotFoundError("No module named 'vllm'", name="vllm"))
+    assert vllm is not None and "pip install vllm" in str(vllm) and "tooluse-mentor[" not in str(vllm)
+    bfcl = missing_extra(ModuleNotFoundError("No module named 'bfcl_eval'", name="bfcl_eval"))
+    assert bfcl is not None and "scripts/data_wheel.py bfcl-eval" in str(bfcl)
+    assert missing_extra(ModuleNotFoundError("No module named 'numpyy'", name="numpyy")) is None

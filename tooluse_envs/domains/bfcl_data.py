@@ -1,9 +1,11 @@
 """BFCL's single-turn categories, read from the installed ``bfcl-eval`` package and turned into Tasks.
 
 The data is Apache-2.0 but is not copied into this repository: it is read at run time from the
-``data/`` folder of ``bfcl-eval`` (install it with ``pip install --no-deps bfcl-eval``; its own
-dependencies are only needed to run BFCL's harness, not to read its files). The package is located
-without being imported, so its heavy imports never run.
+``data/`` folder of ``bfcl-eval`` (the ten files needed weigh 8.2 MB). Its own dependencies are only
+needed to run BFCL's harness, not to read its files, so it is installed without them:
+``python scripts/data_wheel.py bfcl-eval==2026.3.23`` (what ``make`` runs) installs a copy that declares
+none, which keeps ``pip check`` clean; ``pip install --no-deps bfcl-eval`` also works but leaves them
+declared and missing. The package is located without being imported, so its heavy imports never run.
 
 Three conversions happen here:
 
@@ -32,7 +34,8 @@ from tooluse_envs.tasks import Reference, ReferenceCall
 
 INSTALL_HINT = (
     "the BFCL domain reads its tasks from the bfcl-eval package, which is not installed; "
-    "run `pip install --no-deps bfcl-eval` (or install tooluse-mentor with the [bfcl] extra)"
+    "run `python scripts/data_wheel.py bfcl-eval==2026.3.23` from a tooluse-mentor checkout "
+    "(or `pip install --no-deps bfcl-eval==2026.3.23`, which leaves `pip check` complaining)"
 )
 
 # Our category name -> BFCL's file stem (BFCL_v4_<stem>.json). Irrelevance has no possible answers.
