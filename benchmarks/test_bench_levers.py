@@ -7,8 +7,11 @@ copy of a group's prefix keys and values and attends to it by cascade attention,
 every row; generation only) and ``lora`` (rank-16 adapters, only they train; update and SFT only). Baseline
 ``fp32``: fp32 matmuls, no sharing, transformers' dynamic cache, every weight trained: the path before the
 levers. ``all``: bf16 and shared prefixes with a shared prefix KV while decoding, the ``smollm2-135m`` preset's
-defaults (the static cache was slower here, so it is an option, not a default); ``all-copied-kv`` is ``all``
-with the prefix KV copied to every row (the default before cascade attention); ``all+lora`` adds LoRA. Each row stores
+defaults (the static cache was slower here, so it is an option, not a default); ``all`` also decodes with
+the growing KV cache (``HFPolicy(kv_cache="growing")``, room for the turn allocated once, tokens written in
+place); ``all-dynamic-cache`` is ``all`` on transformers' dynamic cache (a copy of every row's cache each
+step), ``all-copied-kv`` that and the prefix KV copied to every row (the default before both);
+``all+lora`` adds LoRA. Each row stores
 ``speedup_vs_fp32`` (the fp32 row's median / its own, same session).
 
 Shapes are those of the target GRPO step (4 prompts x 8 samples, <= 128 new tokens a turn, Calculator
@@ -69,14 +72,16 @@ SHAPES = {
 ROUNDS = {"tiny": (3, 1), "smollm2-135m": (1, 0)}
 
 BASE = dict(precision="fp32", share_prefix=False, kv_cache="dynamic", prefix_kv="shared", lora=False)
+DEFAULTS = dict(kv_cache="growing")  # what HFPolicy decodes with unless told otherwise
 LEVERS = {
     "fp32": {},
     "bf16": dict(precision="bf16"),
     "shared-prefix": dict(share_prefix=True),
     "static-cache": dict(kv_cache="static"),
     "lora": dict(lora=True),
-    "all": dict(precision="bf16", share_prefix=True),
-    "all-copied-kv": dict(precision="bf16", share_prefix=True, prefix_kv="copied"),
+    "all": dict(precision="bf16", share_prefix=True, **DEFAULTS),
+    "all-dynamic-cache": dict(precision="bf16", share_prefix=True, kv_cache="dynamic"),
+    "all-copied-kv": dict(precision="bf16", share_prefix=True, prefix_kv="copied", kv_cache="dynamic"),
     "all+lora": dict(precision="bf16", share_prefix=True, lora=True),
 }
 
@@ -148,7 +153,7 @@ def _prompts(tokenizer, prompts: int, group: int) -> list[list[int]]:
 
 
 @pytest.mark.parametrize(
-    "variant", variants("fp32", "bf16", "shared-prefix", "static-cache", "all-copied-kv", "all")
+    "variant", variants("fp32", "bf16", "shared-prefix", "static-cache", "all-copied-kv", "all-dynamic-cache", "all")
 )
 def test_generation_turn(benchmark, preset, variant):
     name, model, tokenizer, _ = preset

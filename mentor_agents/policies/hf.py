@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from mentor_agents.kv_cache import GrowingCache
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.prefix_attention import PrefixKV, prefix_attention_enabled, supports_prefix_attention
 from mentor_agents.shared_prefix import (
@@ -90,7 +91,7 @@ class HFPolicy:
         batch_size: int = 32,
         precision: str = "auto",
         share_prefix: bool = True,
-        kv_cache: str = "dynamic",
+        kv_cache: str = "growing",
         prefix_kv: str = "shared",
     ) -> None:
         """``dtype``: the weights' dtype (default: bf16 on a GPU under ``precision="auto"``, else fp32).
@@ -98,15 +99,17 @@ class HFPolicy:
         (bf16 on a GPU, none on CPU), ``bf16`` (on either; fp32 with a warning on a CPU without
         AMX/AVX-512-BF16) or ``fp32``. Log-probs are computed from fp32 logits either way.
         ``share_prefix``: prefill a prefix common to several prompts once (``mentor_agents.shared_prefix``).
-        ``kv_cache``: ``dynamic`` (transformers' default: the cache grows by concatenation) or ``static``
-        (preallocated for the whole turn, written in place). Same tokens either way (tested). Static was
-        not faster on the 2-core CPU box: 0.60 vs 0.49 s a decode step for 32 SmolLM2 rows of ~1,200 prompt
-        tokens (benchmarks/test_bench_levers.py), so dynamic is the default.
-        ``prefix_kv``: with a shared prefix and the dynamic cache, ``shared`` keeps one copy of a group's prefix
-        keys and values while decoding (``mentor_agents.prefix_attention``; models it was not checked on fall
-        back to ``copied``); ``copied`` expands the prefix cache to every row, as a single forward does."""
-        if kv_cache not in ("static", "dynamic"):
-            raise ValueError(f"kv_cache must be 'static' or 'dynamic', not {kv_cache!r}")
+        ``kv_cache``: ``growing`` (``mentor_agents.kv_cache``: room for the turn allocated up front, each token
+        written in place), ``dynamic`` (transformers' default: every step concatenates, copying the cache) or
+        ``static`` (transformers' fixed-length cache; attention runs over its whole length). Same tokens
+        every way (tested). Static was not faster than dynamic on the 2-core CPU box (0.60 vs 0.49 s a decode
+        step for 32 SmolLM2 rows of ~1,200 prompt tokens, benchmarks/test_bench_levers.py).
+        ``prefix_kv``: with a shared prefix and a growing or dynamic cache, ``shared`` keeps one copy of a
+        group's prefix keys and values while decoding (``mentor_agents.prefix_attention``; models it was not
+        checked on fall back to ``copied``); ``copied`` expands the prefix cache to every row, as a single
+        forward does."""
+        if kv_cache not in ("growing", "dynamic", "static"):
+            raise ValueError(f"kv_cache must be 'growing', 'dynamic' or 'static', not {kv_cache!r}")
         if prefix_kv not in ("shared", "copied"):
             raise ValueError(f"prefix_kv must be 'shared' or 'copied', not {prefix_kv!r}")
         auto_device, auto_dtype = default_device_dtype()
@@ -179,16 +182,16 @@ class HFPolicy:
         plan = plan_prefixes(prompts) if self.share_prefix else None
         prefix: PrefixKV | None = None
         if plan is not None and self._prefix_kv_shared():
-            out, mask, positions, prefix = self._prefill_shared_kv(plan, pad)
+            out, mask, positions, prefix = self._prefill_shared_kv(plan, pad, sampling.max_new_tokens)
         elif plan is not None:
             width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))
-            cache = self._new_cache(width + sampling.max_new_tokens)
+            cache = self._new_cache(width + sampling.max_new_tokens, sampling.max_new_tokens)
             shared = forward_shared(self.model, plan, pad, self.device, keep_last_suffix_logit=True, cache=cache)
             out, mask, positions = shared.out, shared.mask, shared.positions
         else:
             input_ids, mask = left_pad(prompts, pad, self.device)
             positions = positions_of(mask)
-            cache = self._new_cache(input_ids.shape[1] + sampling.max_new_tokens)
+            cache = self._new_cache(input_ids.shape[1] + sampling.max_new_tokens, sampling.max_new_tokens)
             out = self.model(
                 input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                 **({self._cache_kw: cache} if cache is not None else {}), **self._keep_last,
@@ -210,7 +213,7 @@ class HFPolicy:
             if all(done) or step == sampling.max_new_tokens - 1:  # the last token needs no forward pass
                 break
             finished = [i for i, row in enumerate(live) if done[row]]
-            if self.kv_cache == "dynamic" and len(finished) * DROP_FINISHED_AT >= len(live):
+            if self.kv_cache != "static" and len(finished) * DROP_FINISHED_AT >= len(live):
                 keep = torch.tensor([i for i, row in enumerate(live) if not done[row]], device=self.device)
                 cache_of(out).reorder_cache(keep)
                 if prefix is not None:
@@ -234,9 +237,11 @@ class HFPolicy:
         return [self._finish(t, lp) for t, lp in zip(tokens, logprobs, strict=True)]
 
     def _prefix_kv_shared(self) -> bool:
-        return self.prefix_kv == "shared" and self.kv_cache == "dynamic" and supports_prefix_attention(self.model)
+        return self.prefix_kv == "shared" and self.kv_cache != "static" and supports_prefix_attention(self.model)
 
-    def _prefill_shared_kv(self, plan: PrefixPlan, pad: int) -> tuple[Any, torch.Tensor, torch.Tensor, PrefixKV]:
+    def _prefill_shared_kv(
+        self, plan: PrefixPlan, pad: int, new_tokens: int
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, PrefixKV]:
         """Prefill for decoding with one copy of each group's prefix: the prefixes in one batch, then the
         suffixes with prefix attention; the model's cache then holds the suffixes only, and the suffix mask
         and positions (which count on from the end of the row's prefix) are what the decode loop extends."""
@@ -250,15 +255,19 @@ class HFPolicy:
         suffix_ids, mask = left_pad(plan.suffixes, pad, self.device)
         offsets = torch.tensor([lengths[g] for g in plan.group_of_row], device=self.device)[:, None]
         positions = positions_of(mask) + offsets
+        cache = self._new_cache(suffix_ids.shape[1] + new_tokens, new_tokens)
         with prefix_attention_enabled(self.model):
             out = self.model(
                 input_ids=suffix_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                shared_prefix=prefix, **self._keep_last,
+                shared_prefix=prefix, **({self._cache_kw: cache} if cache is not None else {}), **self._keep_last,
             )  # fmt: skip
         return out, mask, positions, prefix
 
-    def _new_cache(self, max_len: int) -> Any:
-        """A preallocated cache for ``max_len`` positions (``kv_cache="static"``), else None (the model's own)."""
+    def _new_cache(self, max_len: int, new_tokens: int) -> Any:
+        """A cache for a turn of ``max_len`` positions, ``new_tokens`` of them still to be generated: growing
+        (room for those after the prefill), static (preallocated at ``max_len``) or None (the model's own)."""
+        if self.kv_cache == "growing":
+            return GrowingCache(self.model.config, reserve=new_tokens)
         if self.kv_cache != "static":
             return None
         from transformers import StaticCache

@@ -68,7 +68,15 @@ def _prompt(ids_and_mask):
 
 @pytest.mark.parametrize(
     ("share_prefix", "kv_cache", "prefix_kv"),
-    [(True, "dynamic", "shared"), (True, "dynamic", "copied"), (False, "static", "shared"), (True, "static", "shared")],
+    [
+        (True, "growing", "shared"),
+        (True, "growing", "copied"),
+        (False, "growing", "shared"),
+        (True, "dynamic", "shared"),
+        (True, "dynamic", "copied"),
+        (False, "static", "shared"),
+        (True, "static", "shared"),
+    ],
 )
 def test_greedy_generation_equals_the_plain_dynamic_cache_path(
     tokenizer, tiny_model, conversations, share_prefix, kv_cache, prefix_kv
