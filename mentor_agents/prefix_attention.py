@@ -33,6 +33,10 @@ SUPPORTED_MODEL_TYPES = ("llama", "qwen2", "mistral")
 """Architectures whose attention calls the registered function with (queries, keys, values, mask, scaling)
 and no sliding window by default; others decode the plain way."""
 
+PREFILL_QUERIES = 8
+"""Above this many queries a row, attention runs as SDPA over the prefix expanded to the group's rows (a
+prefill); at or below it, as two matmuls against the single prefix copy (a decode step)."""
+
 SCORE_BUDGET = 1 << 24
 """Score elements materialised at once (64 MB in fp32): the suffix prefill runs rows in chunks below it."""
 
@@ -88,6 +92,10 @@ class PrefixKV:
         rows, heads, q_len, dim = query.shape
         kv_heads, s_len = key.shape[1], key.shape[2]
         rep = heads // kv_heads
+        if q_len > PREFILL_QUERIES:
+            return self._attend_prefill(
+                layer, query, key, value, suffix_keep(mask, rows, q_len, s_len, query.device), scaling
+            )
         # heads h = kv * rep + r share kv head kv: fold the rep query heads into the query axis (no key copies)
         grouped = query.reshape(rows, kv_heads, rep * q_len, dim)
         keep = suffix_keep(mask, rows, q_len, s_len, query.device)  # [B, 1, Q, S] bool
@@ -111,6 +119,34 @@ class PrefixKV:
                 out[part] = part_out
         assert out is not None
         return out.reshape(rows, heads, q_len, dim).transpose(1, 2).contiguous()
+
+    def _attend_prefill(
+        self,
+        layer: int,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        keep: torch.Tensor,
+        scaling: float,
+    ) -> torch.Tensor:
+        """Many queries a row (the suffix prefill): each group's prefix is expanded to its rows once and SDPA's
+        fused kernel runs over prefix + suffix. Scores materialised for a long suffix would cost more than
+        that one copy, which the decode steps (one query a row) never pay."""
+        out = torch.empty_like(query)
+        for g in self.group_of_row.unique().tolist():
+            part = _as_slice((self.group_of_row == g).nonzero()[:, 0])
+            rows = query[part].shape[0]
+            p_keys, p_values = self.keys[layer][g], self.values[layer][g]
+            keys = torch.cat([p_keys.expand(rows, -1, -1, -1), key[part]], 2)
+            values = torch.cat([p_values.expand(rows, -1, -1, -1), value[part]], 2)
+            visible = torch.cat([keep.new_ones(rows, 1, query.shape[2], p_keys.shape[1]), keep[part]], -1)
+            result = torch.nn.functional.scaled_dot_product_attention(
+                query[part], keys.to(query.dtype), values.to(query.dtype), attn_mask=visible, scale=scaling,
+                enable_gqa=True,
+            )  # fmt: skip
+            out = out.to(result.dtype)
+            out[part] = result
+        return out.transpose(1, 2).contiguous()
 
 
 def _prefix_matmul(rows: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
