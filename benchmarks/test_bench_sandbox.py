@@ -2,7 +2,8 @@
 
 Run: ``python -m pytest benchmarks/test_bench_sandbox.py --benchmark-columns=min,median,max,rounds``.
 Groups print side by side: ``call`` (one ``x = 1`` on a warm sandbox vs. a fresh ``python3 -c`` vs.
-``docker exec``) and ``cold-start`` (``Sandbox()`` + first run + ``close()``). Targets: bwrap warm median
+``docker exec``) and ``cold-start`` (``Sandbox()`` + first run + ``close()``); ``docker`` and ``docker-sdk``
+are the docker backend's CLI and SDK clients, and ``test_targets`` prints their ratio. Targets: bwrap warm median
 <= 1 ms and >= 50x faster than ``docker exec``; bwrap cold start <= 150 ms. The ratio is always checked;
 the absolute targets only with ``TOOLUSE_BENCH_STRICT=1`` (on a quiet machine: a loaded 2-core box can
 triple every absolute time, baselines included), and are printed either way by ``test_targets``.
@@ -30,7 +31,7 @@ pytest.importorskip("pytest_benchmark")
 LIMITS = Limits(wall_s=30, cpu_s=30)
 PYTHON = "/usr/bin/python3"
 MEDIANS: dict[str, float] = {}
-COLD_ROUNDS = {"bwrap": 20, "subprocess": 20, "docker": 3}
+COLD_ROUNDS = {"bwrap": 20, "subprocess": 20, "docker": 3, "docker-sdk": 3}
 STRICT = os.environ.get("TOOLUSE_BENCH_STRICT") == "1"
 TARGETS = {"warm-bwrap": 1e-3, "cold-bwrap": 0.150}  # seconds, medians
 
@@ -46,13 +47,15 @@ def _param(config: BackendConfig, name: str, mark: pytest.MarkDecorator | None) 
 BACKENDS = [
     _param(BwrapConfig(), "bwrap", pytest.mark.bwrap),
     _param(DockerConfig(), "docker", pytest.mark.docker),
+    _param(DockerConfig(client="sdk"), "docker-sdk", pytest.mark.docker),  # same backend, engine via the SDK
     _param(SubprocessConfig(), "subprocess", None),
 ]
 DOCKER_REASON = unavailable_reason(DockerConfig())
 
 
 def _name(config: BackendConfig) -> str:
-    return type(config).__name__.removesuffix("Config").lower()
+    name = type(config).__name__.removesuffix("Config").lower()
+    return "docker-sdk" if isinstance(config, DockerConfig) and config.client == "sdk" else name
 
 
 def _record(key: str, benchmark: BenchmarkFixture) -> None:
@@ -129,6 +132,10 @@ def test_targets(benchmark: BenchmarkFixture) -> None:
     It takes the ``benchmark`` fixture only so that ``--benchmark-only`` runs it after the others.
     """
     benchmark.pedantic(lambda: None, rounds=1)
+    for kind in ("warm", "cold"):  # the docker backend's two clients, side by side
+        if f"{kind}-docker" in MEDIANS and f"{kind}-docker-sdk" in MEDIANS:
+            ratio = MEDIANS[f"{kind}-docker"] / MEDIANS[f"{kind}-docker-sdk"]
+            print(f"{kind} docker: CLI / SDK median = {ratio:.2f}")
     if "warm-bwrap" not in MEDIANS:
         pytest.skip("no bwrap medians (bwrap unavailable, or --benchmark-disable)")
     for key, median in sorted(MEDIANS.items()):

@@ -33,6 +33,7 @@ EXTRAS = {
     "datasets": "trl",
     "tensorboard": "tensorboard",
     "wandb": "wandb",
+    "docker": "docker",
 }
 """Optional dependency (top-level module) -> the extra of ``tooluse-mentor`` that installs it."""
 NOT_EXTRAS = {

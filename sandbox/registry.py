@@ -28,7 +28,7 @@ def unavailable_reason(config: BackendConfig) -> str | None:
     if isinstance(config, BwrapConfig):
         return probe_bwrap(config.python)
     if isinstance(config, DockerConfig):
-        return probe_docker(config.image)
+        return probe_docker(config.image, config.client)
     return None
 
 

@@ -45,6 +45,7 @@ def _param(config: BackendConfig, name: str, mark: pytest.MarkDecorator | None) 
 BACKENDS = [
     _param(BwrapConfig(), "bwrap", pytest.mark.bwrap),
     _param(DockerConfig(), "docker", pytest.mark.docker),
+    _param(DockerConfig(client="sdk"), "docker-sdk", pytest.mark.docker),  # same backend, engine via the SDK
     _param(SubprocessConfig(), "subprocess", None),
 ]
 
