@@ -20,6 +20,7 @@ no sliding windows or logit soft-capping.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -211,14 +212,29 @@ def _register() -> None:
     AttentionMaskInterface.register(NAME, sdpa_mask)
 
 
+_switch_lock = threading.Lock()
+_users: dict[int, tuple[int, Any]] = {}
+"""Per model config (by id): how many decode loops have prefix attention on, and the implementation to restore."""
+
+
 @contextlib.contextmanager
 def prefix_attention_enabled(model: Any) -> Iterator[None]:
-    """Route the model's attention through ``prefix_attention`` for the duration (restored after, also on error)."""
+    """Route the model's attention through ``prefix_attention`` for the duration (restored after, also on error).
+
+    Counted per model: threads decoding with one model at once (a server answering requests in parallel)
+    switch it on with the first and back with the last, never under each other's feet."""
     _register()
     config = model.config
-    before = config._attn_implementation
-    config._attn_implementation = NAME
+    with _switch_lock:
+        count, before = _users.get(id(config), (0, config._attn_implementation))
+        _users[id(config)] = (count + 1, before)
+        config._attn_implementation = NAME
     try:
         yield
     finally:
-        config._attn_implementation = before
+        with _switch_lock:
+            count, before = _users.pop(id(config))
+            if count > 1:
+                _users[id(config)] = (count - 1, before)
+            else:
+                config._attn_implementation = before

@@ -168,3 +168,16 @@ def test_finished_rows_leave_the_batch_without_changing_what_the_others_generate
         want = free[i].token_ids if stop_at[i] is None else free[i].token_ids[: stop_at[i] + 1]
         assert g.token_ids == want
         assert g.finish_reason == ("length" if stop_at[i] is None else "stop")
+
+
+def test_overlapping_decode_loops_switch_the_attention_on_once_and_back_once(gqa_model):
+    from mentor_agents.prefix_attention import NAME, prefix_attention_enabled
+
+    before = gqa_model.config._attn_implementation
+    first, second = prefix_attention_enabled(gqa_model), prefix_attention_enabled(gqa_model)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first loop ends while the second still decodes
+    assert gqa_model.config._attn_implementation == NAME
+    second.__exit__(None, None, None)
+    assert gqa_model.config._attn_implementation == before
