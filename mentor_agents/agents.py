@@ -18,8 +18,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import time
+import warnings
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,8 @@ from tooluse_envs.parsing import render_turn
 
 SCRIPTED = ("oracle", "no-tool", "random")
 MODELS = ("tiny", "smollm2-135m")
+OPENAI_KEY_VAR = "OPENAI_API_KEY"
+"""The variable ``openai:`` agents read their API key from (``OpenAIPolicy``'s default)."""
 AGENT_HELP = (
     "oracle | no-tool | random | tiny | smollm2-135m | hf:<path or run dir> | openai:<base_url>#<model> "
     "| sb3:<model.zip>"
@@ -221,6 +226,8 @@ class ModelAgent:
 
     Batched generation pads prompts together, so an episode depends on its batch: requests are grouped
     into fixed batches by the evaluator (``independent = False``) and a batch is always replayed whole.
+    A message-level policy (``openai:``) returns no token ids, so its generated tokens are the counts the
+    server reports (``_UsageTally``) rather than the rollout's sampled ids.
     """
 
     independent = False
@@ -235,18 +242,80 @@ class ModelAgent:
 
         o = self.options
         sampling = SamplingParams(o.temperature, o.top_p, o.max_new_tokens)
+        played, policy, tallies = envs[: len(requests)], self.policy, None
+        if not getattr(self.policy, "accepts_token_ids", True):
+            policy = _UsageTally(self.policy)
+            played = tallies = [policy.counting(env) for env in played]
         start = time.perf_counter()
-        trajs = rollout(
-            envs[: len(requests)],
-            self.policy,
-            self.tokenizer,
-            sampling,
-            [r.task_id for r in requests],
-            requests[0].seed,
-        )
+        trajs = rollout(played, policy, self.tokenizer, sampling, [r.task_id for r in requests], requests[0].seed)
         wall = (time.perf_counter() - start) / len(requests)
-        for request, traj in zip(requests, trajs, strict=True):
-            yield episode_row(request, traj.episode, traj.reward, traj.reward_components, traj.generated_tokens, wall)
+        for i, (request, traj) in enumerate(zip(requests, trajs, strict=True)):
+            tokens = traj.generated_tokens + (tallies[i].tokens if tallies else 0)
+            yield episode_row(request, traj.episode, traj.reward, traj.reward_components, tokens, wall)
+
+
+class _UsageTally:
+    """Wraps a message-level policy and credits each turn's ``completion_tokens`` to the env it is played in.
+
+    The rollout builds each env's action from its generation's text, so the count waits under that text
+    until an env steps with it (two turns with the same text are the same completion, whichever env gets
+    which). A turn the server sent no usage for counts 0, with one warning naming the server: a count is
+    never invented from another tokenizer.
+    """
+
+    accepts_token_ids = False
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.pending: defaultdict[str, deque[int]] = defaultdict(deque)
+        self.warned = False
+
+    def generate(self, prompts: list[Any], sampling: Any, tools: list[dict] | None = None) -> list[Any]:
+        generations = self.policy.generate(prompts, sampling, tools=tools)
+        for gen in generations:
+            self.pending[gen.text].append(self._count(gen))
+        return generations
+
+    def _count(self, gen: Any) -> int:
+        count = getattr(gen, "completion_tokens", None)
+        if count is not None:
+            return int(count)
+        if not self.warned:
+            self.warned = True
+            where = getattr(self.policy, "url", type(self.policy).__name__)
+            warnings.warn(
+                f"{where} sent no usage.completion_tokens: generated_tokens counts 0 for its turns",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return 0
+
+    def take(self, text: str) -> int:
+        """The count of the completion whose text an env is stepping with (0 if none is waiting)."""
+        waiting = self.pending.get(text)
+        return waiting.popleft() if waiting else 0
+
+    def counting(self, env: Any) -> _CountingEnv:
+        return _CountingEnv(env, self)
+
+
+class _CountingEnv:
+    """An env that adds up the completion tokens of the turns stepped into it (reset and step pass through)."""
+
+    def __init__(self, env: Any, tally: _UsageTally) -> None:
+        self.env, self.tally, self.tokens = env, tally, 0
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.tokens = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        if isinstance(action, dict):
+            self.tokens += self.tally.take(str(action.get("content") or ""))
+        return self.env.step(action)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
 
 
 class SB3Agent:
@@ -321,13 +390,39 @@ def build_agent(
         from mentor_agents.tokenizer import load_tiny_tokenizer
 
         # the rollout renders prompts with a tokenizer even for message-level policies; any will do
-        return ModelAgent(OpenAIPolicy(spec.model, base_url=spec.target), load_tiny_tokenizer(), options)
+        policy = OpenAIPolicy(spec.model, base_url=spec.target)  # its key: OPENAI_KEY_VAR (see use_api_key)
+        return ModelAgent(policy, load_tiny_tokenizer(), options)
     from mentor_agents.models import load_preset
     from mentor_agents.policies.hf import HFPolicy
 
     preset = f"hf:{model_dir(spec.target)}" if spec.kind == "hf" else spec.kind
     model, tokenizer = load_preset(preset, seed=seed)
     return ModelAgent(HFPolicy(model, tokenizer, batch_size=options.batch_size), tokenizer, options)
+
+
+def api_key_from(api_key: str | None, api_key_env: str | None) -> str | None:
+    """The key ``--api-key`` / ``--api-key-env NAME`` give (None: neither; OPENAI_API_KEY stays as it is).
+
+    Errors name the flag or variable, never a key's value.
+    """
+    if api_key is not None and api_key_env is not None:
+        raise ValueError("give --api-key or --api-key-env, not both")
+    if api_key_env is None:
+        return api_key
+    value = os.environ.get(api_key_env)
+    if not value:
+        raise ValueError(f"--api-key-env {api_key_env}: the environment variable {api_key_env} is not set or empty")
+    return value
+
+
+def use_api_key(api_key: str | None) -> None:
+    """Make ``openai:`` agents built in this process and its workers (Ray actors) send ``api_key``.
+
+    It goes where ``OpenAIPolicy`` reads its key, this process's OPENAI_API_KEY, which Ray workers started
+    from here inherit; it is never part of an agent's spec, options or identity, so no results file holds it.
+    """
+    if api_key is not None:
+        os.environ[OPENAI_KEY_VAR] = api_key
 
 
 def identity(spec: AgentSpec) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tooluse_envs.errors import TaskError
+
 EXIT_USER_ERROR = 2
 """The exit status of a user error (argparse's for a bad flag, too)."""
 
@@ -86,6 +88,8 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
         return 0
     except Exception as exc:
         error = exc if isinstance(exc, UserError) else missing_extra(exc)
+        if error is None and isinstance(exc, TaskError):  # a broken --tasks file: its message names file and line
+            error = UserError(str(exc))
         if error is None or debug:
             raise
         where = " ".join(p for p in (parser.prog, _command(parser, argv)) if p)

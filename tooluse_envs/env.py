@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -16,11 +15,11 @@ import gymnasium as gym
 from tooluse_envs.actions import MAX_ACTION_CHARS, message_problem, text_size_problem
 from tooluse_envs.domain import Domain, Session, make_domain
 from tooluse_envs.episode import EpisodeRecord, Outcome, ToolCallRecord
-from tooluse_envs.errors import ConfigError, ResetNeeded
+from tooluse_envs.errors import ConfigError, ResetNeeded, TaskError, ToolUseError
 from tooluse_envs.parsing import ParsedCall, ParsedTurn, extract_boxed, parse_openai_message, parse_turn
 from tooluse_envs.rewards import RewardError, RewardFn, RewardResult, get_reward, reward_label, reward_result
 from tooluse_envs.spaces import UnicodeText
-from tooluse_envs.tasks import SPLITS, Task, read_task_file
+from tooluse_envs.tasks import SPLITS, Task, read_task_lines
 from tooluse_envs.tools import Tool
 
 SYSTEM_PROMPT = (
@@ -65,14 +64,15 @@ def _file_stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
     except OSError:
-        return (0, 0)  # read_task_file names the missing file
+        return (0, 0)  # read_task_lines names the missing file
     return (stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=8)
-def _read_tasks_file(path: Path, mtime_ns: int, size: int) -> tuple[Task, ...]:
-    """A task file read and validated once per process while it stays unchanged (many envs share one)."""
-    return tuple(read_task_file(path))
+def _read_tasks_file(path: Path, mtime_ns: int, size: int) -> tuple[tuple[int, Task], ...]:
+    """A task file's (line, task) pairs, read and validated once per process while it stays unchanged
+    (many envs share one)."""
+    return tuple(read_task_lines(path))
 
 
 class ToolUseEnv(gym.Env[str, str]):
@@ -184,19 +184,43 @@ class ToolUseEnv(gym.Env[str, str]):
         Every task must belong to this env's domain (Mixed accepts its parts' tasks) and offer only
         tools the domain has, so a wrong file fails here rather than in the middle of an episode.
         """
-        tasks = _read_tasks_file(path.resolve(), *_file_stamp(path))
+        lines = _read_tasks_file(path.resolve(), *_file_stamp(path))
         accepted = set(getattr(domain, "parts", ())) or {domain.name}  # Mixed routes its parts' tasks by domain
-        foreign = sorted({task.domain for task in tasks} - accepted)
+        foreign = sorted({task.domain for _, task in lines} - accepted)
         if foreign:
+            lineno, task = next((n, t) for n, t in lines if t.domain not in accepted)
             raise ConfigError(
-                f"{path} holds tasks of domain(s) {', '.join(foreign)}; this env runs {', '.join(sorted(accepted))}"
+                f"{path}:{lineno}: task {task.id!r} is not for this env: the file holds tasks of domain(s) "
+                f"{', '.join(foreign)}; this env runs {', '.join(sorted(accepted))}"
             )
-        repeated = sorted(tid for tid, n in Counter(task.id for task in tasks).items() if n > 1)
-        if repeated:
-            raise ConfigError(f"{path} repeats task ids {repeated[:5]}")
-        for task in tasks:
-            domain.task_tools(task)  # raises on a tool the domain does not have
-        return list(tasks)
+        first_line: dict[str, int] = {}
+        for lineno, task in lines:
+            if task.id in first_line:
+                raise ConfigError(
+                    f"{path}:{lineno}: repeats task ids: {task.id!r} is already on line {first_line[task.id]}"
+                )
+            first_line[task.id] = lineno
+            ToolUseEnv._check_tools(domain, task, f"{path}:{lineno}")
+        return [task for _, task in lines]
+
+    @staticmethod
+    def _check_tools(domain: Domain, task: Task, where: str) -> None:
+        """Refuse, naming the line, a task whose tools cannot be built or that offers a tool its domain lacks:
+        at make time rather than in the middle of an episode.
+
+        Domains that build tools from the task itself (BFCL's ``context.functions``) fail on malformed
+        data with whatever their parser raises, so those errors are reported the same way.
+        """
+        try:
+            tools = domain.task_tools(task)
+        except ToolUseError as exc:
+            raise TaskError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            raise TaskError(f"{where}: task {task.id} has no usable tool definitions ({problem})") from exc
+        missing = [name for name in task.tools if name not in tools]
+        if missing:
+            raise TaskError(f"{where}: task {task.id} offers unknown tools {missing}")
 
     @staticmethod
     def _select_tasks(tasks: list[Task], task_ids: list[str] | None) -> list[Task]:

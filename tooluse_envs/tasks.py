@@ -155,8 +155,11 @@ def validate_task_dict(data: dict[str, Any], where: str = "task") -> None:
         raise TaskError(f"{where} does not match task.schema.json: {problems}")
 
 
-def read_task_file(path: str | Path) -> list[Task]:
-    """Every task of one JSONL file, each line validated; errors name the file and line."""
+def read_task_lines(path: str | Path) -> list[tuple[int, Task]]:
+    """Every task of one JSONL file with its line number, each line validated; errors name the file and line.
+
+    The line numbers let later checks (domain, tools, repeated ids) point at the offending line too.
+    """
     path = Path(path)
     if not path.is_file():
         raise TaskError(f"no task file {path}")
@@ -172,10 +175,15 @@ def read_task_file(path: str | Path) -> list[Task]:
             if not isinstance(data, dict):
                 raise TaskError(f"{path}:{lineno}: a task must be a JSON object")
             validate_task_dict(data, where=f"{path}:{lineno}")
-            tasks.append(Task.from_dict(data))
+            tasks.append((lineno, Task.from_dict(data)))
     if not tasks:
         raise TaskError(f"{path} holds no tasks")
     return tasks
+
+
+def read_task_file(path: str | Path) -> list[Task]:
+    """Every task of one JSONL file, each line validated; errors name the file and line."""
+    return [task for _, task in read_task_lines(path)]
 
 
 @cache

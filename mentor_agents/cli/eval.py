@@ -20,11 +20,37 @@ import sys
 from mentor_agents.agents import AGENT_HELP, AgentOptions
 from mentor_agents.errors import UserError, add_debug_flag, run_command
 
+API_KEY_HELP = "openai: agents' API key (visible in the process list: prefer --api-key-env); never written to results"
+API_KEY_ENV_HELP = "read openai: agents' API key from this environment variable instead of OPENAI_API_KEY"
+
+
+def add_api_key_flags(parser: argparse.ArgumentParser) -> None:
+    """``--api-key`` / ``--api-key-env NAME``: a key for ``openai:`` models that need not be in OPENAI_API_KEY."""
+    parser.add_argument("--api-key", default=None, metavar="KEY", help=API_KEY_HELP)
+    parser.add_argument("--api-key-env", default=None, metavar="NAME", help=API_KEY_ENV_HELP)
+
+
+def apply_api_key(args: argparse.Namespace) -> None:
+    """Hand the key the flags give to the ``openai:`` agents this command builds (errors name the flag)."""
+    from mentor_agents.agents import api_key_from, use_api_key
+
+    try:
+        use_api_key(api_key_from(args.api_key, args.api_key_env))
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def add_tasks_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
+    """``--tasks FILE``, the issue's name, with ``--tasks-file`` kept as its alias (both set ``tasks_file``)."""
+    parser.add_argument("--tasks", "--tasks-file", dest="tasks_file", default=None, metavar="FILE", help=help_text)
+
 
 def run_eval(args: argparse.Namespace) -> str:
     from mentor_agents.distributed.cluster import RayNotInstalled
     from mentor_agents.eval.run import EvalConfig, ResumeMismatch, run_evaluation
+    from tooluse_envs.errors import ToolUseError
 
+    apply_api_key(args)
     options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
     try:
         config = EvalConfig(
@@ -47,7 +73,7 @@ def run_eval(args: argparse.Namespace) -> str:
             **({"tasks_file": args.tasks_file} if args.tasks_file else {}),  # e.g. mentor teach output
         )
         results = run_evaluation(config, overwrite=args.overwrite)
-    except (ResumeMismatch, ValueError, RayNotInstalled) as exc:
+    except (ResumeMismatch, ValueError, RayNotInstalled, ToolUseError) as exc:  # ToolUseError: a bad --tasks line
         raise UserError(str(exc)) from exc
     if args.quiet:
         return args.out
@@ -98,7 +124,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--workers", type=int, default=2, help="Ray actors")
     e.add_argument("--threads", type=int, default=0, help="torch threads of model agents, here or per Ray actor")
     e.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    e.add_argument("--tasks-file", default=None, help="play this task file's tasks (e.g. mentor teach output)")
+    add_tasks_flag(
+        e,
+        "play this JSONL task file's tasks instead of the split's (e.g. mentor teach output; "
+        "each line checked against tasks/task.schema.json); alias --tasks-file",
+    )
+    add_api_key_flags(e)
     e.set_defaults(func=run_eval)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mentor_agents.cli.eval import add_api_key_flags, apply_api_key
 from mentor_agents.errors import UserError
 from mentor_agents.teach import TEACHER_HELP, TeachConfig, teach
 from mentor_agents.teachers import SELECTIONS
@@ -16,6 +17,7 @@ def run_teach(args: argparse.Namespace) -> str:
     """The CLI entry: refuses to overwrite, prints the counts, fails when nothing was kept."""
     if Path(args.out).exists() and not args.overwrite:
         raise UserError(f"{args.out} exists; pass --overwrite to replace it")
+    apply_api_key(args)  # an openai: teacher's key, if the flags give one
     try:
         config = TeachConfig(
             teacher=args.teacher,
@@ -63,4 +65,5 @@ def add_teach_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="episodes generated together")
     p.add_argument("--tasks-file", default=None, help="teach these tasks instead of the split's")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_api_key_flags(p)
     p.set_defaults(func=run_teach)

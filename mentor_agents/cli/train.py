@@ -117,6 +117,19 @@ def resolve(args: argparse.Namespace) -> TrainConfig:
         raise UserError(str(exc)) from exc
 
 
+def check_tasks_file(env_id: str, path: str) -> None:
+    """Make the env on the own-tasks file once, so a broken line is one error naming file and line before
+    ``--out`` is touched (the checks that need the domain, e.g. unknown tools, run when the env is made)."""
+    import gymnasium as gym
+
+    from tooluse_envs.errors import ConfigError, TaskError
+
+    try:
+        gym.make(env_id, tasks_file=path).close()
+    except (TaskError, ConfigError) as exc:
+        raise UserError(f"--tasks {exc}") from exc
+
+
 def train(args: argparse.Namespace) -> Path:
     """Run the requested method; returns the directory of the final model."""
     from mentor_agents.train.logs import check_sinks, parse_log_to
@@ -130,6 +143,8 @@ def train(args: argparse.Namespace) -> Path:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if cfg.tasks_file:
+        check_tasks_file(cfg.env, cfg.tasks_file)
     out = Path(args.out)
     prepare_out(out, cfg, args.resume, args.overwrite)
     return run_training(cfg, out, args.resume, not args.quiet, log_to=log_to)
@@ -153,7 +168,14 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--env", default="tooluse/Calculator-v0", help="environment id (default: %(default)s)")
     seed_help = "model init, and each phase's seed unless --sft.seed / --grpo.seed (default: 0)"
     run.add_argument("--seed", type=int, default=0, help=seed_help)
-    run.add_argument("--tasks-file", default=None, help="train on these tasks and references (mentor teach output)")
+    run.add_argument(  # --tasks is the issue's name; --tasks-file stays as its alias
+        "--tasks",
+        "--tasks-file",
+        dest="tasks_file",
+        default=None,
+        metavar="FILE",
+        help="train on these tasks and references (JSONL, e.g. mentor teach output); alias --tasks-file",
+    )
     ex = t.add_argument_group("execution (not part of the config)")
     ex.add_argument("--out", required=True, help="run directory (config.json, checkpoints, metrics, final_model)")
     ex.add_argument("--resume", action="store_true", help="continue the run in --out (refused if the config differs)")

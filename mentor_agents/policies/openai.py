@@ -21,6 +21,7 @@ import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,6 +35,17 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses worth asking again: rate limited, or a server error that may be gone in a second."""
 RETRY_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 """Connection failures worth asking again (refused, not yet listening, dropped without an answer)."""
+
+
+@dataclass
+class ChatGeneration(Generation):
+    """A remote turn: no token ids, but the server's own count of the tokens it generated.
+
+    ``completion_tokens`` is the response's ``usage.completion_tokens``; None when the server sent no
+    usage (some OpenAI-compatible servers omit it), so a caller can tell "unknown" from a real count.
+    """
+
+    completion_tokens: int | None = None
 
 
 class _Retry(Exception):
@@ -192,4 +204,13 @@ def _to_generation(reply: dict[str, Any]) -> Generation:
         calls.append((fn.get("name", ""), arguments))
     text = render_turn(message.get("content") or "", calls)
     reason: FinishReason = "length" if choice.get("finish_reason") == "length" else "stop"
-    return Generation(text, [], [], reason)
+    return ChatGeneration(text, [], [], reason, completion_tokens=_completion_tokens(reply))
+
+
+def _completion_tokens(reply: dict[str, Any]) -> int | None:
+    """``usage.completion_tokens`` when the server sent a usable count, else None (never a guess)."""
+    usage = reply.get("usage")
+    count = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return None
+    return count
