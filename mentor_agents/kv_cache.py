@@ -42,8 +42,7 @@ class GrowingLayer(DynamicLayer):
         self._keys[:, :, self._length : end] = key_states
         self._values[:, :, self._length : end] = value_states
         self._length = end
-        self._expose()
-        return self.keys, self.values
+        return self._expose()
 
     def _reallocate(self, capacity: int, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         """New buffers of ``capacity`` positions holding what is cached so far (the only copy on append)."""
@@ -55,10 +54,12 @@ class GrowingLayer(DynamicLayer):
             values[:, :, : self._length] = self._values[:, :, : self._length]
         self._keys, self._values = keys, values
 
-    def _expose(self) -> None:
+    def _expose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Point ``keys``/``values`` (what transformers reads) at the filled part of the buffers."""
         assert self._keys is not None and self._values is not None
-        self.keys = self._keys[:, :, : self._length]
-        self.values = self._values[:, :, : self._length]
+        keys, values = self._keys[:, :, : self._length], self._values[:, :, : self._length]
+        self.keys, self.values = keys, values
+        return keys, values
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         """Keep (or repeat) the rows ``beam_idx``, with the room left to grow (one copy of the buffers)."""
@@ -99,4 +100,4 @@ class GrowingCache(DynamicCache):
             raise ValueError("GrowingCache supports full-attention layers only (no sliding windows)")
         self.layers = [GrowingLayer(reserve) for _ in self.layers]
         if self.layer_class_to_replicate is not None:  # layers made on first use (a config without layer types)
-            self.layer_class_to_replicate = functools.partial(GrowingLayer, reserve)
+            self.layer_class_to_replicate = functools.partial(GrowingLayer, reserve)  # type: ignore[assignment]

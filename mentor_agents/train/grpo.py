@@ -303,7 +303,7 @@ def train_grpo(
                 )
                 step += 1
                 # 4. log and checkpoint
-                row = {"step": step, **stats, **rollout_metrics(trajs), "lr": scheduler.get_last_lr()[0]}
+                row = {"step": step, **stats, **rollout_metrics(trajs), "lr": float(scheduler.get_last_lr()[0])}
                 row |= {"rollout_time": rollout_time, "step_time": time.perf_counter() - started}
                 if cfg.eval_every and step % cfg.eval_every == 0:
                     row |= validate(policy, tokenizer, eval_envs, cfg)
