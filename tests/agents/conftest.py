@@ -40,3 +40,25 @@ def train_tasks():
     from tooluse_envs.tasks import load_tasks
 
     return load_tasks("calculator", "train")
+
+
+@pytest.fixture()
+def serve_http():
+    """``serve_http(handler_class)`` serves it on a free loopback port in a thread and returns it with
+    ``handler_class.url`` set to the server's ``/v1`` base; every server is shut down after the test."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    servers = []
+
+    def start(handler):
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        handler.url = f"http://127.0.0.1:{httpd.server_port}/v1"
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return handler
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

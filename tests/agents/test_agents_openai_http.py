@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -54,16 +52,8 @@ class _Scripted(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server() -> Iterator[type[_Scripted]]:
-    handler = type("Handler", (_Scripted,), {"replies": [], "seen": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.url = f"http://127.0.0.1:{httpd.server_port}/v1"  # type: ignore[attr-defined]
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def server(serve_http) -> type[_Scripted]:
+    return serve_http(type("Handler", (_Scripted,), {"replies": [], "seen": []}))
 
 
 @pytest.fixture()

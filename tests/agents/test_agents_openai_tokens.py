@@ -9,9 +9,7 @@ file ``mentor eval`` writes.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -59,16 +57,8 @@ class _Usage(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server() -> Iterator[type[_Usage]]:
-    handler = type("Handler", (_Usage,), {"seen": [], "with_usage": True})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.url = f"http://127.0.0.1:{httpd.server_port}/v1"  # type: ignore[attr-defined]
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield handler
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def server(serve_http) -> type[_Usage]:
+    return serve_http(type("Handler", (_Usage,), {"seen": [], "with_usage": True}))
 
 
 @pytest.fixture()
