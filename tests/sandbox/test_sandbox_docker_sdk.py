@@ -41,7 +41,7 @@ def inspect(name: str) -> dict[str, Any] | None:
 @pytest.fixture(scope="module")
 def sdk_sandbox() -> Iterator[Sandbox]:
     if SDK_REASON is not None:
-        pytest.skip(f"docker SDK backend unavailable: {SDK_REASON}")
+        pytest.skip(reason=f"docker SDK backend unavailable: {SDK_REASON}")
     with Sandbox(SDK, Limits(wall_s=20, output_bytes=4 << 20)) as sb:
         yield sb
 
