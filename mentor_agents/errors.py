@@ -83,6 +83,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     debug = "--debug" in argv
     try:
         args = parser.parse_args(argv)
+        args.argv = argv  # the command line as given: a command that starts copies of itself passes it on
         debug = bool(getattr(args, "debug", False))
         print(args.func(args))
         return 0

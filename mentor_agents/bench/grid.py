@@ -15,6 +15,12 @@ state: a cell with a valid ``eval.json`` is done and never touched again; a trai
 checkpoint. With ``start="sft"`` the RL cells start from the same seed's ``sft`` cell's model (GRPO
 only, so SFT is trained once per seed rather than once per reward).
 
+Several workers may run one grid at once (``mentor bench`` started again on the same ``--out``, e.g. one
+process per core with ``--threads 1``): a worker claims a cell with an exclusive ``flock`` on
+``<out>/.claims/<method>-seed<k>.lock`` for as long as it works on it, and skips cells claimed by others
+or whose ``sft`` cell has not finished training. The kernel drops a dead worker's locks, so a killed
+worker never leaves a stale claim behind.
+
 Training goes through a ``train_fn`` the caller supplies (the ``mentor bench`` command passes one that
 runs ``mentor train``'s own code path); this module does not import the command line.
 """
@@ -22,12 +28,15 @@ runs ``mentor train``'s own code path); this module does not import the command 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
+import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -457,7 +466,7 @@ def prepare(grid: Grid, out: str | Path) -> Grid:
                 "to rebuild its report, or choose another --out"
             )
         grid = saved.grown(grid)
-    elif out.is_dir() and any(out.iterdir()):
+    elif out.is_dir() and any(entry.name != CLAIMS for entry in out.iterdir()):
         raise GridMismatch(f"{out} is not empty and holds no {BENCH_CONFIG}: choose another --out")
     grid.save(out)
     return grid
@@ -548,6 +557,56 @@ def _release_memory() -> None:
         torch.cuda.empty_cache()
 
 
+CLAIMS = ".claims"
+"""Directory under ``<out>`` of the lock files that let several workers share one grid."""
+
+WAIT_POLL_S = 20.0
+"""How often a worker with nothing runnable looks again (its next cells are claimed or wait on an sft cell)."""
+
+
+@contextmanager
+def _flock(path: Path, blocking: bool) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` (yields False when ``blocking`` is off and another holds it).
+
+    Why ``flock`` rather than a pid file: the kernel releases it when its holder dies, however it dies.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield True
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+def claim_path(out: Path, cell: Cell) -> Path:
+    return out / CLAIMS / f"{cell.method}-seed{cell.seed}.lock"
+
+
+def claimed(out: Path, cell: Cell) -> Any:
+    """Context manager: True while this worker holds ``cell``; False when another worker does."""
+    return _flock(claim_path(out, cell), blocking=False)
+
+
+def grid_lock(out: Path) -> Any:
+    """Serialises what every worker writes to the grid's shared files (the config, the report)."""
+    return _flock(out / CLAIMS / "grid.lock", blocking=True)
+
+
+def _waits_on(grid: Grid, cell: Cell) -> Cell | None:
+    """The sft cell whose training ``cell`` must wait for (None: it can start now)."""
+    init = grid.init_of(cell)
+    if init is None or (init.parent / TRAINED).is_file():
+        return None
+    return Cell("sft", cell.seed, init.parent)
+
+
 def run_grid(
     grid: Grid,
     out: str | Path,
@@ -555,34 +614,67 @@ def run_grid(
     threads: int = 0,
     progress: bool = True,
     after_cell: Callable[[Grid, Path], Any] | None = None,
+    poll_s: float = WAIT_POLL_S,
 ) -> Grid:
     """Run every cell not done yet, one line per cell on stderr; returns the grid that ran (maybe grown).
 
+    Cells run in :meth:`Grid.cells` order, skipping those another worker holds; after each cell the scan
+    starts again from the top, so a cell that became runnable (its sft cell finished) is taken next. A
+    worker left with only cells that others hold waits for them, and returns once every cell is done.
     ``after_cell(grid, out)`` runs after each cell (``mentor bench`` rewrites ``bench.json`` there, so a
     long grid can be watched and a stopped one still has its results so far).
     """
     out = Path(out)
-    grid = prepare(grid, out)
+    with grid_lock(out):
+        grid = prepare(grid, out)
     cells = grid.cells(out)
     start = time.perf_counter()
     done_before = sum(cell.evaluated() for cell in cells)
     _say(f"bench {out}: {len(cells)} cells ({done_before} done before), preset {grid.preset}, start {grid.start}")
-    for index, cell in enumerate(cells, 1):
-        head = f"[{index}/{len(cells)}] {cell.name}"
-        status = cell.status()
-        if status == "done":
-            _say(f"{head}: done earlier")
+    said: set[str] = set()
+
+    def say_once(key: str, text: str) -> None:
+        if key not in said:
+            said.add(key)
+            _say(text)
+
+    while True:
+        ran, waiting = False, []
+        for index, cell in enumerate(cells, 1):
+            head = f"[{index}/{len(cells)}] {cell.name}"
+            if cell.evaluated():
+                say_once(f"done {cell.name}", f"{head}: done")
+                continue
+            blocker = _waits_on(grid, cell)
+            if blocker is not None:  # its sft cell comes earlier in the order: another worker holds it
+                waiting.append(cell)
+                say_once(f"wait {cell.name}", f"{head}: waits for {blocker.name} to finish training")
+                continue
+            with claimed(out, cell) as mine:
+                if not mine:
+                    waiting.append(cell)
+                    say_once(f"held {cell.name}", f"{head}: another worker is on it")
+                    continue
+                if cell.evaluated():  # finished by another worker since this scan began
+                    continue
+                if cell.status() == "training":
+                    _say(f"{head}: resuming its training")
+                walls = run_cell(grid, cell, train_fn, threads, progress)
+            said.add(f"done {cell.name}")
+            parts = [f"{part} {wall:.1f}s" for part, wall in walls.items() if wall is not None]
+            score = _mean_headline(cell.eval_path)
+            shown = f", mean score {score:.3f}" if score is not None else ""
+            _say(f"{head}: {', '.join(parts)}{shown} (grid {time.perf_counter() - start:.0f}s)")
+            if after_cell is not None:
+                with grid_lock(out):
+                    after_cell(grid, out)
+            ran = True
+            break
+        if ran:
             continue
-        if status == "training":
-            _say(f"{head}: resuming its training")
-        walls = run_cell(grid, cell, train_fn, threads, progress)
-        parts = [f"{part} {wall:.1f}s" for part, wall in walls.items() if wall is not None]
-        score = _mean_headline(cell.eval_path)
-        shown = f", mean score {score:.3f}" if score is not None else ""
-        _say(f"{head}: {', '.join(parts)}{shown} (grid {time.perf_counter() - start:.0f}s)")
-        if after_cell is not None:
-            after_cell(grid, out)
-    return grid
+        if not waiting:
+            return grid
+        time.sleep(poll_s)
 
 
 def _mean_headline(path: Path) -> float | None:

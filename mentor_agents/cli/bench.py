@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +36,8 @@ from the same seed's sft model. Each cell is <out>/<method>/seed<k>/ with final_
 mentor eval --agent hf:...) and eval.json; the grid's config is <out>/bench_config.json, and rerunning
 continues where it stopped (a different config is refused; more methods or seeds extend the grid).
 Outputs: bench.json (schema-validated), bench.md, bench.html, learning_curves.png, similarity_vs_success.png.
+--workers N runs N processes on the grid at once (each takes the next free cell; on a CPU, one torch thread
+each is the stable setting); running the same command in several shells does the same.
 
   mentor bench --preset smollm2-135m --methods base sft sparse mentor --seeds 0 1 2 --grpo.steps 50 --out runs/bench
   mentor bench --preset tiny --methods base sft sparse mentor --seeds 0 1 --grpo.steps 2 --episodes 8 \\
@@ -59,8 +63,69 @@ def train_cell(cfg: TrainConfig, out: Path, progress: bool) -> Path:
     return train_run.run_training(cfg, out, resume=True, progress=progress)
 
 
+def worker_command(argv: list[str], threads: int) -> list[str]:
+    """``argv`` of one extra worker: the same grid, ``--workers 1``, its thread count, no progress bars."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--workers", "--threads"):
+            skip = True
+        elif not arg.startswith(("--workers=", "--threads=")):
+            kept.append(arg)
+    return [sys.executable, "-m", "mentor_agents.cli", *kept, "--workers", "1", "--threads", str(threads), "--quiet"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """A worker must not outlive the ``mentor bench`` that started it (Linux: SIGTERM when the parent dies)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_threads(args: argparse.Namespace) -> int:
+    """Torch threads per worker: ``--threads``, or the cores shared out between the workers (0: torch's default)."""
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: give at least 1")
+    return int(args.threads or (max(1, (os.cpu_count() or 1) // args.workers) if args.workers > 1 else 0))
+
+
+def start_workers(args: argparse.Namespace, out: Path, threads: int) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    """Start ``--workers`` - 1 extra processes on the grid, each logging to ``<out>/workers/worker<k>.log``."""
+    workers = args.workers
+    if workers == 1:
+        return []
+    command = worker_command(list(getattr(args, "argv", [])), threads)
+    (out / "workers").mkdir(parents=True, exist_ok=True)
+    started = []
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    for k in range(1, workers):
+        log = out / "workers" / f"worker{k}.log"
+        with log.open("ab") as sink:
+            proc = subprocess.Popen(command, stdout=sink, stderr=sink, env=env, preexec_fn=_die_with_parent)
+        print(f"mentor bench: worker {k} started (pid {proc.pid}), log {log}", file=sys.stderr)
+        started.append((proc, log))
+    return started
+
+
+def finish_workers(workers: list[tuple[subprocess.Popen[bytes], Path]], stop: bool = False) -> list[str]:
+    """Wait for the extra workers (``stop``: terminate them first); the logs of those that failed."""
+    failed = []
+    for proc, log in workers:
+        if stop:
+            proc.terminate()
+        if proc.wait() != 0 and not stop:
+            failed.append(str(log))
+    return failed
+
+
 def run_bench(args: argparse.Namespace) -> str:
-    from mentor_agents.bench.grid import EvalSettings, Grid, GridMismatch, run_grid
+    from mentor_agents.bench.grid import EvalSettings, Grid, GridMismatch, grid_lock, prepare, run_grid
     from mentor_agents.bench.report import matplotlib_missing, write_report
 
     out = Path(args.out)
@@ -95,19 +160,33 @@ def run_bench(args: argparse.Namespace) -> str:
             )
         except (TypeError, ValueError) as exc:
             raise UserError(str(exc)) from exc
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(args.threads)
 
         def report_so_far(grid: Grid, out: Path) -> None:
             write_report(grid, out, plots=False)
 
+        threads = worker_threads(args)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
-            grid = run_grid(grid, out, train_cell, args.threads, not args.quiet, after_cell=report_so_far)
+            with grid_lock(out):  # saved before the extra workers start, so they find it and agree
+                grid = prepare(grid, out)
         except GridMismatch as exc:
             raise UserError(str(exc)) from exc
-    written = write_report(grid, out)
+        helpers = start_workers(args, out, threads)
+        try:
+            grid = run_grid(grid, out, train_cell, threads, not args.quiet, after_cell=report_so_far)
+        except BaseException as exc:
+            finish_workers(helpers, stop=True)
+            if isinstance(exc, GridMismatch):
+                raise UserError(str(exc)) from exc
+            raise
+        failed = finish_workers(helpers)
+        if failed:
+            raise RuntimeError(f"{len(failed)} bench worker(s) failed; see {', '.join(failed)}")
+    with grid_lock(out):
+        written = write_report(grid, out)
     if matplotlib_missing():
         print("mentor bench: matplotlib is not installed (the [plot] extra): no PNGs", file=sys.stderr)
     return json.dumps({k: str(v) for k, v in written.items()})
@@ -151,7 +230,10 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     x = b.add_argument_group("execution (not part of the config)")
     x.add_argument("--out", required=True, help="grid directory: bench_config.json, <method>/seed<k>/, the report")
     x.add_argument("--report-only", action="store_true", help="rebuild the report from the finished cells in --out")
-    x.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    x.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads per worker (0: torch's default, or cores / workers)"
+    )
+    x.add_argument("--workers", type=int, default=1, help="processes running cells at once (default: 1)")
     x.add_argument("--quiet", action="store_true", help="no progress bars (one line per cell still)")
     for prefix, cls in phase_classes().items():
         exclude = (*NO_FLAG[prefix], "seed")
