@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from .errors import WorkerStartError
 from .types import Limits, WorkerInfo
@@ -53,15 +53,18 @@ def worker_argv(python: str, config: dict[str, Any]) -> list[str]:
 
 
 def worker_config(limits: Limits, workdir: str, *, max_procs: int | None, parent_pid: int | None = None,
-                  remove_workdir_when_orphaned: bool = False, sole_user_of_uid: bool = False) -> dict[str, Any]:
+                  remove_workdir_when_orphaned: bool = False, sole_user_of_uid: bool = False,
+                  recycle_wipes: list[str] | None = None) -> dict[str, Any]:
     """The worker's start-up configuration (its rlimits are applied by the worker itself).
 
     ``parent_pid``: the worker's supervisor asks for SIGTERM when that process dies, and then kills what
     the jail started and — with ``remove_workdir_when_orphaned`` — deletes ``workdir``;
     ``sole_user_of_uid``: the worker runs under a uid nothing else uses, so that clean-up may kill every
-    process of the uid.
+    process of the uid; ``recycle_wipes``: the worker runs as PID 1 of a PID namespace of its own and may be
+    recycled in place (see :class:`Recycler`), emptying these writable mounts.
     """
-    return {"workdir": workdir, "memory_mb": limits.memory_mb, "file_size_mb": limits.file_size_mb,
+    recycle = {"recyclable": True, "wipe": list(recycle_wipes)} if recycle_wipes is not None else {}
+    return {**recycle, "workdir": workdir, "memory_mb": limits.memory_mb, "file_size_mb": limits.file_size_mb,
             "cpu_s": limits.cpu_s, "cpu_total_s": max(limits.cpu_total_s, limits.cpu_s + 1),
             "output_bytes": limits.output_bytes, "max_procs": max_procs, "parent_pid": parent_pid,
             "remove_workdir_when_orphaned": remove_workdir_when_orphaned, "sole_user_of_uid": sole_user_of_uid}
@@ -115,6 +118,16 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release what the backend holds (uid lease, spare container, work directory)."""
+        ...
+
+
+@runtime_checkable
+class Recycler(Protocol):
+    """A backend that can reset a jail in place instead of starting a new one (bwrap)."""
+
+    def recycle(self, worker: WorkerProcess) -> bool:
+        """Reset the jail for a new episode: a fresh interpreter, nothing of the old one left (no process,
+        file, IPC object, key); False when that cannot be had (the caller then starts a new jail)."""
         ...
 
 

@@ -35,7 +35,7 @@ from functools import cache
 from typing import ClassVar
 
 from . import backend as backend_module
-from .backend import JAIL_ENV, LaunchSpec, WorkerProcess, as_user, worker_argv, worker_config
+from .backend import JAIL_ENV, LaunchSpec, Outcome, WorkerProcess, as_user, worker_argv, worker_config
 from .cgroup import JailCgroup, sweep_stale_leaves
 from .cgroup import layout as cgroup_layout
 from .errors import BackendUnavailable
@@ -57,6 +57,13 @@ them in a mount namespace of its own."""
 MOUNT_NAMES = ("work", "tmp")
 MOUNT_SCRIPT = ('o=$1; shift; while [ "$1" != -- ]; do mount -t tmpfs -o "$o" tmpfs "$1" || exit 125; shift; done; '
                 'shift; exec "$@"')
+RECYCLE_WIPES = ("/work", "/tmp")
+"""The jail's writable mounts (``/dev/shm`` is a link into ``/tmp``), emptied when a jail is recycled."""
+RECYCLE_TIMEOUT_S = 15.0
+"""How long a recycle may take before the host gives up on it and starts a new jail instead."""
+JAIL_PROCESSES = 4
+"""Processes of a freshly recycled jail: bwrap outside the PID namespace, and inside it the worker's PID 1,
+its supervisor and executor."""
 MIN_INODES = 1024
 INODE_BYTES = 1024
 """Kernel memory of one empty tmpfs file (inode and dentry), measured: 500k files took 497 MiB."""
@@ -76,6 +83,12 @@ class BwrapConfig:
     """Put each jail in a cgroup leaf of its own (memory and process totals) where the host allows it;
     ``False``, or a host without a usable cgroup, bounds the jail by construction only (see
     :attr:`~sandbox.WorkerInfo.enforcement`)."""
+    recycle: bool = True
+    """Reset a jail in place (``Sandbox.reset``, and so every release to a ``SandboxPool``) instead of
+    starting a new one: its PID 1 kills every other process of the jail, removes System V IPC objects,
+    clears the keyrings, empties ``/work`` and ``/tmp`` and forks a pristine interpreter, and the host checks
+    the result (see :meth:`BwrapBackend.recycle`); ~10x faster per episode. Anything it cannot vouch for
+    falls back to a new jail. ``False``: a new jail on every reset, as before."""
 
 
 def _root_links() -> list[str]:
@@ -139,11 +152,14 @@ def inode_caps_work() -> bool:
         return False
 
 
-def bwrap_args(limits: Limits, *, premounted: bool = False) -> list[str]:
+def bwrap_args(limits: Limits, *, premounted: bool = False, as_pid_1: bool = False) -> list[str]:
     """The bwrap command line up to (not including) the command it runs; ``premounted``: ``/work`` and
-    ``/tmp`` are bound from :func:`tmpfs_mount_prefix`'s mounts instead of made by bwrap."""
+    ``/tmp`` are bound from :func:`tmpfs_mount_prefix`'s mounts instead of made by bwrap; ``as_pid_1``: the
+    worker is the PID namespace's init, instead of bwrap's own init (which runs under the jail's uid and
+    can be ptraced by the code: harmless in a jail that dies with the episode, not in one that is recycled)."""
     args = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", *_root_links()]
+            "--new-session", *(["--as-pid-1"] if as_pid_1 else []), "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr", *_root_links()]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", *_dev_args()]
@@ -174,6 +190,42 @@ def _children(pid: int) -> list[int]:
             return [int(child) for child in handle.read().split()]
     except (OSError, ValueError):
         return []
+
+
+def _all_children(pid: int) -> list[int]:
+    """Direct children of every thread of ``pid``; raises ``OSError`` when they cannot be read."""
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            found += [int(child) for child in handle.read().split()]
+    return sorted(found)
+
+
+def recycled_jail_problem(bwrap_pid: int, cgroup_pids: list[int] | None) -> str | None:
+    """What is wrong with a jail its PID 1 says it recycled, seen from the host; None when it is fresh.
+
+    The host does not take the jail's word for it: the PID namespace must hold exactly the chain PID 1 ->
+    supervisor -> executor (every process of the namespace descends from its PID 1), the cgroup leaf, where
+    there is one, exactly those and bwrap, and the writable mounts must be empty.
+    """
+    try:
+        chain = [bwrap_pid]
+        for _ in range(3):
+            children = _all_children(chain[-1])
+            if len(children) != 1:
+                return f"process {chain[-1]} of the jail has children {children}, expected one"
+            chain.append(children[0])
+        if _all_children(chain[-1]):
+            return "the fresh executor already has children"
+        if cgroup_pids is not None and sorted(cgroup_pids) != sorted(chain):
+            return f"the jail's cgroup holds {cgroup_pids}, expected {chain}"
+        for mount in RECYCLE_WIPES:
+            left = os.listdir(f"/proc/{chain[1]}/root{mount}")
+            if left:
+                return f"{mount} still holds {sorted(left)[:5]}"
+    except (OSError, ValueError) as exc:
+        return f"cannot inspect the jail: {exc}"
+    return None
 
 
 @cache
@@ -230,8 +282,10 @@ class BwrapBackend:
         cgroups = self._cgroups if as_us_first else None
         premount = self._premount and as_us_first
         config = worker_config(self.limits, "/work",
-                               max_procs=self.limits.max_procs if self._limit_procs else None)
-        argv = [*bwrap_args(self.limits, premounted=premount), *worker_argv(self.config.python, config)]
+                               max_procs=self.limits.max_procs if self._limit_procs else None,
+                               recycle_wipes=list(RECYCLE_WIPES) if self.config.recycle else None)
+        argv = [*bwrap_args(self.limits, premounted=premount, as_pid_1=self.config.recycle),
+                *worker_argv(self.config.python, config)]
         env = {**JAIL_ENV, "HOME": "/work", "TMPDIR": "/tmp"}
         memory_total_mb = self.memory_total_mb(cgroup=cgroups is not None, inodes_capped=premount)
         prefix: list[str] = []
@@ -270,6 +324,26 @@ class BwrapBackend:
             kill_uid(self._uid.uid)
         if leaf is not None:
             leaf.remove()
+
+    def recycle(self, worker: WorkerProcess) -> bool:
+        """Reset the jail in place (see :attr:`BwrapConfig.recycle` and the worker's ``Zygote``), then check
+        from the host that only a fresh interpreter is left in it; False — the caller then terminates the
+        jail and starts a new one — when recycling is off, refused by the jail, or the check fails."""
+        if not self.config.recycle or not worker.alive():
+            return False
+        exchange = worker.request({"op": "recycle"}, RECYCLE_TIMEOUT_S)
+        reply = exchange.reply or {}
+        if exchange.outcome is not Outcome.REPLY or reply.get("status") != "ok" or reply.get("ready") is not True:
+            log.info("jail not recycled (%s): a new one is started",
+                     reply.get("error") or exchange.detail or exchange.outcome.value)
+            return False
+        leaf = self._leaves.get(worker.spec.cgroup) if worker.spec.cgroup else None
+        problem = recycled_jail_problem(worker.pid, leaf.pids() if leaf is not None else None)
+        if problem is not None:
+            log.warning("a recycled jail failed the host's check (%s): a new one is started", problem)
+            return False
+        worker.ready = reply
+        return True
 
     def info(self, worker: WorkerProcess) -> WorkerInfo:
         return WorkerInfo(self.name, worker.pid, uid=self._uid.uid if self._uid else None,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from .backend import Backend, Exchange, Outcome, WorkerProcess, start_worker
+from .backend import Backend, Exchange, Outcome, Recycler, WorkerProcess, start_worker
 from .errors import InvalidFileName, SandboxClosed, SandboxError
 from .registry import BackendConfig, create_backend
 from .types import MAX_SECONDS, ExecResult, ExecStatus, Limits, WorkerInfo
@@ -187,6 +187,10 @@ class Sandbox:
     def reset(self, files: FileMap | None = None) -> None:
         """Replace the worker with a fresh interpreter in a fresh jail and re-ship the files.
 
+        A backend that can recycle its jail (bwrap, :attr:`~sandbox.BwrapConfig.recycle`) resets it in
+        place instead — no process, file, IPC object or key of the old interpreter is left, which the host
+        checks — and anything it cannot vouch for gets a new jail as before.
+
         Args:
             files: if given, these files replace the ones shipped at construction, now and on later resets.
         """
@@ -194,9 +198,13 @@ class Sandbox:
             self._check_open()
             if files is not None:
                 self._files = encode_files(files)
+            self._unreported_loss = False  # the caller asked for the loss
+            if self._worker is not None and self._recycle(self._worker):
+                if self._files:
+                    self._ship(self._files)
+                return
             if self._worker is not None:
                 self._discard_worker(self._worker)
-            self._unreported_loss = False  # the caller asked for the loss
             self._spawn()
 
     def close(self) -> None:
@@ -228,6 +236,10 @@ class Sandbox:
         if exchange.outcome is not Outcome.REPLY or reply.get("status") != "ok":
             self._discard_worker(self._worker)
             raise SandboxError(f"shipping files failed: {reply.get('error') or exchange.outcome.value}")
+
+    def _recycle(self, worker: WorkerProcess) -> bool:
+        """Reset ``worker``'s jail in place where the backend can; True when it now runs a fresh interpreter."""
+        return isinstance(self._backend, Recycler) and self._backend.recycle(worker)
 
     def _ensure_worker(self) -> None:
         """Start a worker if there is none, replacing one that died since the last call."""

@@ -10,6 +10,11 @@ worker applies its resource limits, answers ``{"ready": true, ...}``, then serve
     {"op": "run", "id": "<nonce>", "code": "print(1)"}     -> {"id": ..., "status": "ok", "stdout": "1\\n", ...}
     {"op": "files", "id": "<nonce>", "files": [{"path": "a.csv", "b64": "..."}]} -> {"id": ..., "status": "ok"}
     {"op": "ping", "id": "<nonce>"}                        -> {"id": ..., "status": "ok"}
+    {"op": "recycle", "id": "<nonce>"}                     -> {"id": ..., "status": "ok", "executor_pid": ...}
+
+``recycle`` (only with ``"recyclable": true`` in the config, and only as PID 1 of a PID namespace of the
+jail's own: bwrap's ``--as-pid-1``) resets the jail in place for the next episode — see
+:meth:`Supervisor.recycle` — or answers ``"error"`` and exits, and the host starts a new jail instead.
 
 Two processes, so that the reply channel is out of the code's reach. The *supervisor* (the process the
 host started) holds the host's pipe and never runs user code: it forks the *executor*, which holds the
@@ -27,6 +32,7 @@ the jail, so a 100 MB print never reaches the host (which caps again on what it 
 
 import base64
 import builtins
+import errno
 import json
 import linecache
 import math
@@ -46,6 +52,16 @@ REPLY_STATUSES = ("ok", "error", "cpu_limit", "memory_limit")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 CHILD_POLL_S = 0.2
+RECYCLE_KILL_S = 5.0
+SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252}, "aarch64": {"keyctl": 219, "ioprio_get": 31}}
+"""Syscalls without a libc wrapper that :meth:`Supervisor.recycle` needs, by ``os.uname().machine``; on
+any other machine a jail is never recycled."""
+KEYCTL_CLEAR = 7
+KEYCTL_GET_PERSISTENT = 22
+KEY_SPECS = (-3, -4, -5)
+"""The session, user and user-session keyrings: the ones that outlive the processes of an episode."""
+IPC_RMID = 0
+NONCE_CHARS = frozenset("0123456789abcdef")
 
 
 class CpuLimitExceeded(BaseException):
@@ -344,6 +360,10 @@ def apply_limits(config):
     ]
     if config.get("max_procs"):
         limits.append((resource.RLIMIT_NPROC, int(config["max_procs"])))
+    if config.get("recyclable"):
+        # POSIX message queues live in the jail's IPC namespace, which a recycled jail keeps, and cannot be
+        # listed without mounting mqueue (which needs a capability): so none may be created at all.
+        limits.append((resource.RLIMIT_MSGQUEUE, 0))
     for which, value in limits:
         resource.setrlimit(which, (value, value))
 
@@ -399,15 +419,20 @@ class Supervisor:
     """The process the host started: relays requests to the executor and vets its replies (see the module
     docstring). Never runs user code and holds no user state."""
 
-    def __init__(self, config):
+    def __init__(self, config, recycle_fd=None):
         self.config = config
         self.cap = int(config["output_bytes"])
         self.max_line = 36 * self.cap + (1 << 20)  # as the host's cap: JSON escapes <= 6 bytes per byte
         self.host_buffer = bytearray()
-        self.child_buffer = bytearray()
-        self.skipping = False  # inside an over-long executor line: drop bytes up to its newline
         self.workdir = config["workdir"]
         self.remove_workdir = bool(config.get("remove_workdir_when_orphaned"))
+        self.recycle_fd = recycle_fd
+        self.start_executor()
+        prctl(PR_SET_DUMPABLE, 0)  # the executor (same uid) may not ptrace us or open /proc/<us>/fd/*
+        signal.signal(signal.SIGTERM, self.on_sigterm)
+
+    def start_executor(self):
+        """Fork the executor on a pipe pair of its own."""
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         supervisor_pid = os.getpid()
@@ -416,13 +441,13 @@ class Supervisor:
             self.become_executor(supervisor_pid, request_r, request_w, reply_r, reply_w)
         self.child = pid
         self.child_status = None
+        self.child_buffer = bytearray()
+        self.skipping = False  # inside an over-long executor line: drop bytes up to its newline
         os.close(request_r)
         os.close(reply_w)
         self.to_child = request_w
         self.from_child = reply_r
         os.set_blocking(request_w, False)
-        prctl(PR_SET_DUMPABLE, 0)  # the executor (same uid) may not ptrace us or open /proc/<us>/fd/*
-        signal.signal(signal.SIGTERM, self.on_sigterm)
 
     def become_executor(self, supervisor_pid, request_r, request_w, reply_r, reply_w):
         global MAIN_PID
@@ -430,7 +455,11 @@ class Supervisor:
             MAIN_PID = os.getpid()
             os.close(request_w)
             os.close(reply_r)
+            if self.recycle_fd is not None:  # forked from a recycling jail's PID 1 (see Zygote)
+                os.close(self.recycle_fd)
+                prctl(PR_SET_DUMPABLE, 1)  # inherited off from PID 1; as dumpable as in any other jail
             die_with_parent(supervisor_pid)
+            sys.path.insert(0, self.workdir)  # the code's own modules; never on the supervisor's path
             Worker(self.config, request_r, reply_w).serve()  # replaces fds 0/1/2 before any user code
         except BaseException:  # noqa: B036 - a broken jail: say why on the host's stderr, then die
             traceback.print_exc()
@@ -585,9 +614,18 @@ class Supervisor:
             elif self.reap_child() is not None:  # died, though a child it forked may hold the pipe open
                 self.die_like_child()
 
-    def serve(self):
+    def hand_over(self, host_id):
+        """``recycle``: give the jail back to PID 1 (which resets it and starts our successor), or refuse
+        where this jail does not recycle."""
+        if self.recycle_fd is None or not isinstance(host_id, str) or not NONCE_CHARS.issuperset(host_id):
+            self.send_host({"id": host_id, "status": "error", "error": "RecycleRefused: this jail does not recycle"})
+            return
+        os.write(self.recycle_fd, b"R" + host_id[:64].encode("ascii"))
+        os._exit(0)  # the executor gets SIGKILL with us (PR_SET_PDEATHSIG); PID 1 sweeps up the rest
+
+    def serve(self, hello_extra=None):
         hello = self.await_child(lambda message: message.get("ready") is True)
-        self.send_host({"ready": True, "pid": os.getpid(), "executor_pid": self.child,
+        self.send_host({**(hello_extra or {}), "ready": True, "pid": os.getpid(), "executor_pid": self.child,
                         "python": str(hello.get("python", ""))[:50]})
         while True:
             line = self.read_host_line()
@@ -596,6 +634,9 @@ class Supervisor:
                 host_id = request.pop("id", None)
             except Exception as exc:  # the host is trusted, but never die of a bad line
                 self.send_host({"id": None, "status": "error", "error": "WorkerError: " + describe(exc)})
+                continue
+            if request.get("op") == "recycle":
+                self.hand_over(host_id)
                 continue
             token = os.urandom(16).hex()
             request["seq"] = token
@@ -606,6 +647,229 @@ class Supervisor:
                 reply = {"protocol_error": "the executor's reply is malformed"}
             reply["id"] = host_id
             self.send_host(reply)
+
+
+class Zygote:
+    """PID 1 of a recyclable jail (bwrap ``--as-pid-1``): it forks each episode's supervisor and, when the
+    host asks for a ``recycle``, resets the jail in place for the next one.
+
+    It never reads a request, a file or a reply of an episode, so every supervisor and executor it forks is
+    a pristine copy: nothing of an earlier episode is in its memory. It is out of the code's reach: as PID 1
+    it gets no signal from inside the namespace (it installs no handler), and as a non-dumpable process it
+    cannot be ptraced or read through ``/proc``. What the code *can* change of it from outside with the same
+    uid (rlimits, nice, affinity, scheduler, I/O priority) is compared with a snapshot taken before any code
+    ran, and any difference ends the jail instead of recycling it.
+    """
+
+    def __init__(self, config):
+        import ctypes  # here, before any code of an episode ran: the zygote never imports afterwards
+
+        self.config = config
+        prctl(PR_SET_DUMPABLE, 0)
+        # PID 1 gets from inside its namespace only the signals it handles: none (Python handles SIGINT).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.syscall.restype = ctypes.c_long
+        self.syscalls = SYSCALLS.get(os.uname().machine)
+        self.baseline = self.snapshot()
+
+    def serve(self):
+        hello_extra = None
+        while True:
+            token_r, token_w = os.pipe()
+            pid = fork_retrying()
+            if pid == 0:
+                try:
+                    os.close(token_r)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any other jail
+                    Supervisor(self.config, recycle_fd=token_w).serve(hello_extra)
+                finally:
+                    os._exit(1)
+            os.close(token_w)
+            os.set_blocking(token_r, False)
+            status = self.wait_for(pid)
+            try:
+                token = os.read(token_r, 80)
+            except OSError:
+                token = b""
+            os.close(token_r)
+            nonce = token[1:].decode("ascii", "replace")
+            if not token.startswith(b"R") or not nonce or not NONCE_CHARS.issuperset(nonce):
+                self.exit_like(status)  # the supervisor ended for any other reason: so does the jail
+            problem = self.recycle()
+            if problem is not None:
+                self.send_host({"id": nonce, "status": "error", "error": "RecycleRefused: " + problem})
+                self.kill_namespace()
+                os._exit(0)
+            hello_extra = {"id": nonce, "status": "ok"}
+
+    def wait_for(self, pid):
+        """Reap every child (orphans of the jail come to PID 1) until ``pid`` exits; its status."""
+        while True:
+            try:
+                done, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return 0
+            except InterruptedError:
+                continue
+            if done == pid:
+                return status
+
+    def exit_like(self, status):
+        """End as the supervisor did (PID 1 cannot kill itself with a signal: 128 + signal, as bwrap says)."""
+        self.kill_namespace()
+        if os.WIFSIGNALED(status):
+            os._exit(128 + os.WTERMSIG(status))
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+    def send_host(self, message):
+        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(1, view):]
+        except OSError:
+            pass
+
+    def reap_orphans(self):
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def kill_namespace(self, timeout_s=RECYCLE_KILL_S):
+        """As PID 1: SIGKILL every other process of the PID namespace (``kill(-1)`` spares only us) and reap
+        them until ``/proc`` lists nobody else; False if some survive ``timeout_s`` (a fork bomb outracing
+        us is stopped by the process limits, so this does not happen short of a kernel hang)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:  # ESRCH: nothing left to signal
+                pass
+            self.reap_orphans()
+            if not [name for name in os.listdir("/proc") if name.isdigit() and name != "1"]:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+
+    def snapshot(self):
+        """What of this process the code of an episode could change from outside (same uid: ``prlimit``,
+        ``setpriority``, ``sched_setaffinity``, ``sched_setscheduler``, ``ioprio_set`` need no capability)
+        and a fresh executor would inherit; and the jail's writable mounts' root directories."""
+        attributes = {"nice": os.getpriority(os.PRIO_PROCESS, 0), "scheduler": os.sched_getscheduler(0),
+                      "affinity": sorted(os.sched_getaffinity(0))}
+        for name in sorted(dir(resource)):
+            if name.startswith("RLIMIT_"):
+                try:
+                    attributes[name] = resource.getrlimit(getattr(resource, name))
+                except (OSError, ValueError):
+                    pass
+        if self.syscalls is not None:
+            attributes["ioprio"] = self.libc.syscall(self.syscalls["ioprio_get"], 1, 0)  # IOPRIO_WHO_PROCESS
+        for root in self.config.get("wipe", []):
+            info = os.stat(root)
+            attributes["mount " + root] = (info.st_mode, info.st_uid, info.st_gid, sorted(os.listxattr(root)))
+        return attributes
+
+    def recycle(self):
+        """Reset the jail in place for the next episode; the reply says ``"ok"``, or why not.
+
+        Nothing of the episode may survive, so: every other process of the PID namespace is killed and
+        reaped; System V IPC objects are removed (POSIX message queues cannot exist: RLIMIT_MSGQUEUE is 0);
+        the session, user, user-session and persistent keyrings are cleared; the writable mounts are
+        emptied and their root directories restored; and everything about this process that the code could
+        have changed from outside must equal the snapshot taken before any code ran. ``None`` when the jail
+        is clean (the caller then forks the next supervisor), else why not, and the host starts a new jail.
+        The host checks the outcome itself (processes and files) before trusting it.
+        """
+        if os.getpid() != 1 or self.syscalls is None:
+            return "this jail cannot be recycled (needs a PID namespace of its own and a known machine)"
+        usage = os.times()
+        if usage.user + usage.system > float(self.config["cpu_total_s"]) / 2:
+            return "PID 1 used half of its CPU allowance"
+        if not self.kill_namespace():
+            return "processes of the jail survived SIGKILL"
+        problem = clear_sysv_ipc(self.libc) or clear_keyrings(self.libc, self.syscalls["keyctl"])
+        if problem:
+            return problem
+        for root in self.config.get("wipe", []):
+            problem = wipe_directory(root, self.baseline["mount " + root])
+            if problem:
+                return problem
+        if self.snapshot() != self.baseline:
+            changed = sorted(key for key, value in self.snapshot().items() if self.baseline.get(key) != value)
+            return "attributes of PID 1 were changed: " + ", ".join(changed)
+        return None
+
+
+def clear_sysv_ipc(libc):
+    """Remove every System V shared memory segment, semaphore set and message queue of the jail's IPC
+    namespace (they outlive their creators); a message saying what could not be removed, or None."""
+    removers = {"shm": lambda ident: libc.shmctl(ident, IPC_RMID, None),
+                "sem": lambda ident: libc.semctl(ident, 0, IPC_RMID),
+                "msg": lambda ident: libc.msgctl(ident, IPC_RMID, None)}
+    for kind, remove in removers.items():
+        path = "/proc/sysvipc/" + kind
+        for _ in range(2):
+            with open(path) as handle:
+                ids = [int(line.split()[1]) for line in handle.read().splitlines()[1:] if line.strip()]
+            if not ids:
+                break
+            for ident in ids:
+                remove(ident)
+        else:
+            return f"System V IPC objects ({kind}) could not be removed"
+    return None
+
+
+def clear_keyrings(libc, keyctl):
+    """Unlink every key from the keyrings that outlive an episode's processes: the session keyring (ours,
+    shared with the executor), the user and user-session keyrings of the uid, and its persistent keyring
+    (where the kernel has them); a message on failure, or None."""
+    import ctypes  # loaded in Zygote.__init__ already: taken from sys.modules, no file is read
+
+    persistent = libc.syscall(keyctl, KEYCTL_GET_PERSISTENT, -1, -3)  # links it into the session keyring
+    for spec in ([persistent] if persistent > 0 else []) + list(KEY_SPECS):
+        if libc.syscall(keyctl, KEYCTL_CLEAR, spec) != 0 and ctypes.get_errno() != errno.ENOSYS:
+            return f"keyring {spec} could not be cleared (errno {ctypes.get_errno()})"
+    return None
+
+
+def wipe_directory(root, baseline):
+    """Delete everything below ``root`` (a writable tmpfs of the jail), opening up directories the code
+    made unreadable, then restore the root's mode and drop its extended attributes; None when ``root``
+    is as ``baseline`` (mode, owner, xattrs) and empty, else what is wrong."""
+    try:
+        os.chmod(root, 0o700)
+        found = [root]
+        index = 0
+        while index < len(found):
+            with os.scandir(found[index]) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        os.chmod(entry.path, 0o700)
+                        found.append(entry.path)
+                    else:
+                        os.unlink(entry.path)
+            index += 1
+        for path in reversed(found[1:]):  # discovered after their parents: children go first
+            os.rmdir(path)
+        for name in os.listxattr(root):
+            os.removexattr(root, name)
+        os.chmod(root, baseline[0] & 0o7777)
+        os.utime(root)
+        info = os.stat(root)
+        if (info.st_mode, info.st_uid, info.st_gid, sorted(os.listxattr(root))) != tuple(baseline) or os.listdir(root):
+            return f"{root} could not be restored"
+    except (OSError, ValueError) as exc:
+        return f"wiping {root} failed: {describe(exc)}"
+    return None
 
 
 def fork_retrying(timeout_s=5.0):
@@ -652,8 +916,9 @@ def main():
         die_with_parent(int(config["parent_pid"]), signal.SIGTERM)
     os.chdir(config["workdir"])
     os.umask(0o077)
-    sys.path.insert(0, config["workdir"])
     apply_limits(config)
+    if config.get("recyclable") and os.getpid() == 1:
+        Zygote(config).serve()
     Supervisor(config).serve()
 
 
