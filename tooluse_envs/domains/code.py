@@ -15,14 +15,25 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sandbox import ExecResult, ExecStatus, Limits, SandboxPool
 from tooluse_envs.domain import Domain, Session
 from tooluse_envs.domains.code_tasks import generate_tasks
 from tooluse_envs.errors import TaskError
+from tooluse_envs.sandbox_package import project_sandbox
 from tooluse_envs.tasks import Task
 from tooluse_envs.tools import Tool
+
+if TYPE_CHECKING:
+    from sandbox import ExecResult, ExecStatus, Limits, SandboxPool
+else:  # this distribution's sandbox, even where a user's own sandbox.py comes first on sys.path
+    _sandbox = project_sandbox()
+    ExecResult, ExecStatus, Limits, SandboxPool = (
+        _sandbox.ExecResult,
+        _sandbox.ExecStatus,
+        _sandbox.Limits,
+        _sandbox.SandboxPool,
+    )
 
 LIMITS = Limits(wall_s=10, cpu_s=5, memory_mb=512, output_bytes=16384)
 
