@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.bench.grid import BASELINES, TRAINED, Cell, Grid
-from mentor_agents.bench.stats import LEVEL, Summary, paired_difference, summarize
+from mentor_agents.bench.stats import LEVEL, Summary, mean_ci, paired_difference, summarize
 from mentor_agents.train.config import NOT_COMPARED
 
 SCHEMA_VERSION = "1"
@@ -129,6 +129,60 @@ def read_table(grid: Grid, out: Path) -> Table:
                 by_seed[cell.seed] = value
     table.slots.append(MEAN_SLOT)
     return table
+
+
+def task_outcomes(cell: Cell) -> dict[str, dict[tuple[str, int], float]]:
+    """``{slot label: {(task id, sample): success}}`` of one evaluated cell, from its episodes file."""
+    doc = json.loads(cell.eval_path.read_text())
+    labels = {(slot["env_id"], slot["split"]): slot["label"] for slot in doc["results"]}
+    episodes = cell.eval_path.with_name(Path(doc["episodes_file"]).name) if doc.get("episodes_file") else None
+    out: dict[str, dict[tuple[str, int], float]] = {label: {} for label in labels.values()}
+    if episodes is None or not episodes.is_file():
+        return out
+    for line in episodes.read_text().splitlines():
+        row = json.loads(line) if line.strip() else {}
+        label = labels.get((row.get("env_id"), row.get("split")))
+        if label is not None and "task_id" in row:
+            out[label][(row["task_id"], int(row.get("sample", 0)))] = float(bool(row["success"]))
+    return out
+
+
+def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
+    """Per seed, every method against ``sft`` and ``sparse`` on the *same tasks*: the mean per-task
+    difference in success with its t CI over tasks, and how many tasks only one of the two solved.
+
+    Why: every cell plays the same sampled tasks, so pairing by task removes the tasks' difficulty from
+    the comparison. The CI is over tasks only: it says whether these two trained students differ on
+    this task distribution, not whether the methods would with another seed (that is the paired
+    difference over seeds). With one or two seeds finished it is the sharper of the two questions the
+    grid can answer. ``Mean`` pools every slot's tasks.
+    """
+    outcomes = {(cell.method, cell.seed): task_outcomes(cell) for cell in grid.cells(out) if cell.evaluated()}
+    records = []
+    for baseline in DIFF_BASELINES:
+        for (method, seed), mine in outcomes.items():
+            theirs = outcomes.get((baseline, seed))
+            if method == baseline or theirs is None:
+                continue
+            pooled: list[tuple[float, float]] = []
+            for slot in [*mine, MEAN_SLOT]:
+                if slot == MEAN_SLOT:
+                    pairs = pooled
+                else:
+                    keys = sorted(mine[slot].keys() & theirs.get(slot, {}).keys())
+                    pairs = [(mine[slot][k], theirs[slot][k]) for k in keys]
+                    pooled += pairs
+                if not pairs:
+                    continue
+                summary = mean_ci([a - b for a, b in pairs])
+                record = {k: v for k, v in _record(summary).items() if k not in ("seeds", "values")}
+                wins = sum(a > b for a, b in pairs)
+                losses = sum(a < b for a, b in pairs)
+                records.append(
+                    {"baseline": baseline, "method": method, "seed": seed, "slot": slot, "metric": "success",
+                     **record, "wins": wins, "losses": losses}
+                )  # fmt: skip
+    return records
 
 
 def learning_curves(grid: Grid, out: Path) -> list[dict[str, Any]]:
@@ -244,6 +298,7 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         "slots": table.slots,
         "aggregates": aggregates,
         "differences": differences,
+        "task_differences": task_differences(grid, out),
         "curves": learning_curves(grid, out),
     }
 
@@ -340,6 +395,7 @@ def sections(doc: dict[str, Any]) -> list[Section]:
                 rows,
             )
         )
+    out += _task_sections(doc)
     strategic = [*STRATEGIC, "reward_mean"]
     out.append(
         Section(
@@ -357,6 +413,36 @@ def sections(doc: dict[str, Any]) -> list[Section]:
         out.append(Section(f"{title} per slot", f"Mean over seeds ± {level} CI half-width.", ["Method", *slots], rows))
     out.append(_compute_section(doc))
     out.append(_cells_section(doc))
+    return out
+
+
+def _task_sections(doc: dict[str, Any]) -> list[Section]:
+    """One table per baseline: each method's per-seed, task-paired difference in success."""
+    records = doc.get("task_differences", [])
+    slots, level = doc["slots"], f"{doc['level']:.0%}"
+    out = []
+    for baseline in DIFF_BASELINES:
+        mine = {(r["method"], r["seed"], r["slot"]): r for r in records if r["baseline"] == baseline}
+        rows = sorted({(method, seed) for method, seed, _ in mine})
+        if not rows:
+            continue
+
+        def shown(record: dict[str, Any] | None) -> str:
+            if record is None:
+                return "–"
+            return f"{format_summary(record, 'pct', signed=True)} ({record['wins']}/{record['losses']})"
+
+        out.append(
+            Section(
+                f"Same tasks, per seed: vs {baseline}",
+                f"Method − {baseline} in success on the tasks both played (every cell plays the same tasks), "
+                f"mean ± {level} t CI over tasks, percentage points; in brackets the tasks only the method / only "
+                f"{baseline} solved. The CI is over tasks, not seeds: it says whether these two trained students "
+                "differ here, not whether another seed would. Success on BFCL is per task, not its AST summary.",
+                ["Method", "Seed", *slots],
+                [[m, str(seed), *(shown(mine.get((m, seed, s))) for s in slots)] for m, seed in rows],
+            )
+        )
     return out
 
 

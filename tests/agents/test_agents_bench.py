@@ -397,3 +397,46 @@ def test_start_sft_trains_rl_cells_from_their_seeds_sft_model(tmp_path, tiny_cac
     validate_bench(doc)
     assert doc["config"]["start"] == "sft" and "note" in doc["config"]["compute"]["sft"]
     assert {c["method"]: c["init"] for c in doc["cells"]} == {"sft": "preset:tiny", "mentor": "sft/seed0/final_model"}
+
+
+def _fake_cell(root, method, seed, solved: dict[str, set[int]]):
+    """An evaluated cell as far as the task-paired comparison reads it: eval.json's slots + its episodes."""
+    path = root / method / f"seed{seed}"
+    path.mkdir(parents=True)
+    slots = [{"env_id": f"tooluse/{name}-v0", "split": "test_ood", "label": name} for name in solved]
+    (path / "eval.json").write_text(json.dumps({"results": slots, "episodes_file": "eval.episodes.jsonl"}))
+    lines = [json.dumps({"header": {}})]
+    for name, tasks in solved.items():
+        for task in range(10):
+            row = {"env_id": f"tooluse/{name}-v0", "split": "test_ood", "task_id": f"{name}/{task}", "sample": 0}
+            lines.append(json.dumps({**row, "success": task in tasks}))
+    (path / "eval.episodes.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_task_paired_differences_pair_cells_of_one_seed_task_by_task(tmp_path, monkeypatch):
+    from mentor_agents.bench import grid as grid_mod
+    from mentor_agents.bench.report import task_differences
+
+    monkeypatch.setattr(grid_mod.Cell, "evaluated", lambda self: (self.path / "eval.json").is_file())
+    grid = Grid.resolve("tiny", ["sft", "mentor"], [0, 1], grpo=TINY_GRPO)
+    _fake_cell(tmp_path, "sft", 0, {"A": {1, 2}, "B": set()})
+    _fake_cell(tmp_path, "mentor", 0, {"A": {2, 3, 4}, "B": {0}})
+    _fake_cell(tmp_path, "mentor", 1, {"A": {1}, "B": set()})  # its seed's sft cell is missing: no pairing
+    records = {(r["method"], r["seed"], r["slot"]): r for r in task_differences(grid, tmp_path)}
+    assert set(records) == {("mentor", 0, "A"), ("mentor", 0, "B"), ("mentor", 0, MEAN_SLOT)}
+    a = records[("mentor", 0, "A")]
+    assert (a["n"], a["wins"], a["losses"]) == (10, 2, 1) and a["mean"] == pytest.approx(0.1)
+    assert a["ci"][0] < 0 < a["ci"][1] and not a["excludes_zero"]  # 2 wins, 1 loss in 10: not resolved
+    pooled = records[("mentor", 0, MEAN_SLOT)]
+    assert (pooled["n"], pooled["wins"], pooled["losses"]) == (20, 3, 1) and pooled["mean"] == pytest.approx(0.1)
+
+
+def test_the_report_pairs_every_method_with_sft_and_sparse_task_by_task_per_seed(grid_run):
+    out = grid_run["out"]
+    doc = json.loads((out / "bench.json").read_text())
+    validate_bench(doc)
+    pooled = {(r["baseline"], r["method"], r["seed"]) for r in doc["task_differences"] if r["slot"] == MEAN_SLOT}
+    expected = {(b, m, s) for b in ("sft", "sparse") for m in METHODS if m != b for s in (0, 1)}
+    assert pooled == expected
+    assert all(r["n"] == 4 for r in doc["task_differences"] if r["slot"] != MEAN_SLOT)  # --episodes 4
+    assert "## Same tasks, per seed: vs sparse" in (out / "bench.md").read_text()
