@@ -134,7 +134,11 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
-    b = sub.add_parser("leaderboard", help="Markdown, HTML and a PNG from results JSON files")
+    b = sub.add_parser(
+        "leaderboard",
+        help="Markdown, HTML and a PNG from results JSON files; one ranked table per protocol (same slots, "
+        "episodes, k, reward), a warning for runs comparable to no other",
+    )
     b.add_argument("runs", nargs="+", help="results JSON files (runs/*.json)")
     b.add_argument("--out", required=True, help="directory for leaderboard.md, leaderboard.html, similarity.png")
     b.add_argument("--title", default="tooluse-mentor leaderboard")

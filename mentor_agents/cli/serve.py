@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from starlette.applications import Starlette
+
 from mentor_agents.agents import MODELS, AgentSpec, model_dir
 from mentor_agents.errors import UserError
 from mentor_agents.serve import build_app
@@ -25,16 +27,24 @@ def model_preset(model: str) -> str:
     raise UserError(f"--model {model}: not a model to serve; choose one of {MODEL_HELP}")
 
 
-def serve(args: argparse.Namespace) -> str:
-    """Load the model and serve until interrupted."""
-    preset = model_preset(args.model)  # a bad --model is one line, before torch is imported
-    import uvicorn
-
+def serve_app(model: str, name: str | None = None) -> Starlette:
+    """The ASGI app ``mentor serve --model <model>`` runs: the model behind ``build_app``, which keeps each
+    conversation's token ids so a served agent plays as ``mentor eval --agent hf:`` does (``serve``'s
+    docstring). Tests serve it on a loopback port."""
+    preset = model_preset(model)
     from mentor_agents.models import load_preset
     from mentor_agents.policies.hf import HFPolicy
 
-    model, tokenizer = load_preset(preset)
-    app = build_app(HFPolicy(model, tokenizer), args.name or args.model)
+    weights, tokenizer = load_preset(preset)
+    return build_app(HFPolicy(weights, tokenizer), name or model, tokenizer=tokenizer)
+
+
+def serve(args: argparse.Namespace) -> str:
+    """Load the model and serve until interrupted."""
+    model_preset(args.model)  # a bad --model is one line, before torch is imported
+    import uvicorn
+
+    app = serve_app(args.model, args.name)
     print(f"serving {args.model} at http://{args.host}:{args.port}/v1 (OpenAI chat completions)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return "stopped"

@@ -13,12 +13,19 @@ import pytest
 
 pytest.importorskip("torch")
 
-from mentor_agents.policies.base import SamplingParams  # noqa: E402
+from mentor_agents.policies.base import Generation, SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
-from mentor_agents.policies.openai import OpenAIPolicy  # noqa: E402
+from mentor_agents.policies.openai import OpenAIPolicy, _wire_message  # noqa: E402
 from mentor_agents.policies.scripted import ScriptedPolicy  # noqa: E402
 from mentor_agents.rollout import make_envs, rollout  # noqa: E402
-from mentor_agents.serve import build_app, completion_message, env_messages  # noqa: E402
+from mentor_agents.serve import (  # noqa: E402
+    TurnHistory,
+    build_app,
+    completion_message,
+    conversation_key,
+    env_messages,
+)
+from mentor_agents.tokenizer import encode, render  # noqa: E402
 from tooluse_envs.rest.transport import LoopbackServer  # noqa: E402
 
 GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=12, seed=0)
@@ -130,3 +137,51 @@ def test_tool_calls_become_structured_and_malformed_turns_stay_text():
         }
     ]
     assert env_messages(wire)[0]["tool_calls"][0]["function"]["arguments"] == {"a": 1, "b": 2}
+
+
+# A valid call in a layout the env re-serialises, and a malformed block the env drops from its record.
+NON_CANONICAL = [
+    'Let me add.<tool_call>{"name":"add","arguments":{"a":1.50,"b":2}}</tool_call>',
+    '<tool_call>\n{"name": "add", "arguments": {"a": 2}.',
+]
+
+
+def _env_record(text: str) -> tuple[list[dict], list[dict]]:
+    """The env's messages after one turn of ``text`` (wire form, as ``OpenAIPolicy`` sends them), and its tools."""
+    (env,) = make_envs(ENV, 1, split="test_id", max_turns=3)
+    _, info = env.reset(seed=0)
+    _, _, terminated, _, step = env.step({"role": "assistant", "content": text, "finish_reason": "stop"})
+    env.close()
+    assert not terminated
+    return [_wire_message(m) for m in step["messages"]], info["tools"]
+
+
+@pytest.mark.parametrize("text", NON_CANONICAL)
+def test_the_env_record_of_a_turn_keys_like_the_server_reply(text):
+    """The env's record of a turn (calls parsed, malformed blocks dropped) is not the model's text, yet it
+    names the same conversation as the server's own reply, so the server finds the turn's token ids."""
+    record, tools = _env_record(text)
+    turn = next(i for i, m in enumerate(record) if m["role"] == "assistant")
+    assert record[turn].get("content") != text  # the env rewrote the turn
+    reply, _ = completion_message(text)
+    assert conversation_key(record[: turn + 1], tools) == conversation_key([*record[:turn], reply], tools)
+
+
+@pytest.mark.parametrize("text", NON_CANONICAL)
+def test_a_follow_up_request_continues_from_the_remembered_ids(tokenizer, text):
+    """The next prompt is the first prompt, the sampled ids and the newly rendered tool turn (as the rollout
+    builds it), not the re-rendered record; an edited history falls back to rendering the messages."""
+    record, tools = _env_record(text)
+    turn = next(i for i, m in enumerate(record) if m["role"] == "assistant")
+    history = TurnHistory(tokenizer)
+    first = history.prompt(record[:turn], tools)
+    sampled = encode(tokenizer, text) + [tokenizer.eos_token_id]
+    history.remember(record[:turn], tools, first, Generation(text, sampled, [], "stop"))
+    follow_up = history.prompt(record, tools)
+    rendered = encode(tokenizer, render(tokenizer, env_messages(record), tools, generation_prompt=True))
+    assert follow_up[: len(first) + len(sampled)] == [*first, *sampled] and follow_up != rendered
+    assert tokenizer.decode(follow_up[len(first) + len(sampled) :]).startswith("\n<|im_start|>user\n")
+    edited = [*record[:turn], {"role": "assistant", "content": "Something else."}, *record[turn + 1 :]]
+    assert history.prompt(edited, tools) == encode(
+        tokenizer, render(tokenizer, env_messages(edited), tools, generation_prompt=True)
+    )

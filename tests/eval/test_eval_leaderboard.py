@@ -1,8 +1,11 @@
-"""The leaderboard renders as Markdown, a PNG, and an HTML page a headless Chromium can load and sort."""
+"""The leaderboard renders as Markdown, a PNG, and an HTML page a headless Chromium can load and sort; it ranks
+runs only against runs of the same protocol, shows mean reward, and keeps the PNG's labels apart."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -10,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from eval_helpers import evaluate
 
 from mentor_agents.cli.eval import main
-from mentor_agents.eval.leaderboard import build_leaderboard
+from mentor_agents.eval.leaderboard import _overlap, build_leaderboard, place_labels
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "eval"
 CHROMIUM_FLAGS = [
@@ -27,20 +31,32 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def _tables(markdown: str) -> list[str]:
+    """The Markdown's table blocks, in order."""
+    return [block.strip() for block in markdown.split("\n\n") if block.strip().startswith("|")]
+
+
 def test_markdown_rows_and_columns(baseline_runs, tmp_path):
     written = build_leaderboard(list(baseline_runs.values()), tmp_path)
-    md = written["markdown"].read_text().split("\n\n")[0].splitlines()
-    assert md[0].startswith("| Agent | Calculator ID | Calculator OOD | BFCL OOD (AST) | Search OOD | Mean score")
+    markdown = written["markdown"].read_text()
+    assert markdown.startswith(
+        "## Protocol: Calculator ID, Calculator OOD, BFCL OOD, Search OOD · 10 episodes per slot"
+    )
+    assert "Not comparable" not in markdown and "Not ranked" not in markdown  # one protocol: one ranking
+    md = _tables(markdown)[0].splitlines()
+    assert md[0].startswith(
+        "| Agent | Calculator ID | Calculator OOD | BFCL OOD (AST) | Search OOD | Mean score | Mean reward"
+    )
     assert [line.split("|")[1].strip() for line in md[2:]][0] == "oracle"  # best first
     assert {line.split("|")[1].strip() for line in md[2:]} == {"oracle", "no-tool", "random"}
 
 
 def _table(markdown: str, caption: str | None = None) -> dict[str, dict[str, str]]:
-    """The first Markdown table, or the one after the paragraph ``caption``, as {agent: {column: cell}}."""
+    """The first Markdown table, or the first after the paragraph ``caption``, as {agent: {column: cell}}."""
     blocks = markdown.split("\n\n")
     if caption is not None:
         blocks = blocks[next(i for i, b in enumerate(blocks) if b.startswith(caption)) + 1 :]
-    block = blocks[0].strip().splitlines()
+    block = _tables("\n\n".join(blocks))[0].splitlines()
     head = [cell.strip() for cell in block[0].strip("|").split("|")]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in block[2:]]
     return {row[0]: dict(zip(head[1:], row[1:], strict=True)) for row in rows}
@@ -113,3 +129,111 @@ def test_ood_success_is_tabled_per_axis(baseline_runs, tmp_path):
     calculator = {k: v for k, v in axes["random"].items() if k.startswith("Calculator OOD")}
     assert set(calculator.values()) <= {"33.3%", "50.0%", "–"}  # axes only the other run has: not evaluated
     assert set(axes["oracle"].values()) <= {"100.0%", "–"}
+
+
+CALCULATOR = "tooluse/Calculator-v0"
+
+
+def test_runs_of_different_protocols_are_ranked_apart(baseline_runs, tmp_path, caplog):
+    """The same agent over other slots, another episode count or another k is not ranked in the paper
+    table: each protocol has its own table under a heading that states it, and a run no other run shares
+    a protocol with gets a table marked as not ranked, with a warning on stderr (logging) too."""
+    two = [
+        evaluate(tmp_path / f"{a}-calc.json", a, envs=[CALCULATOR], splits=["test_id"]) for a in ("oracle", "random")
+    ]
+    assert all(doc["config"]["episodes"] == 4 for doc in two)
+    evaluate(tmp_path / "oracle-k2.json", "oracle", envs=[CALCULATOR], splits=["test_id"], samples=2)
+    runs = [*baseline_runs.values(), tmp_path / "oracle-calc.json", tmp_path / "random-calc.json"]
+    with caplog.at_level(logging.WARNING, logger="mentor_agents.eval.leaderboard"):
+        written = build_leaderboard([*runs, tmp_path / "oracle-k2.json"], tmp_path / "lb")
+    markdown = written["markdown"].read_text()
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Protocol: Calculator ID, Calculator OOD, BFCL OOD, Search OOD · 10 episodes per slot · k = 1 · "
+        "reward outcome · at most 8 turns",
+        "## Protocol: Calculator ID · 4 episodes per slot · k = 1 · reward outcome · at most 8 turns",
+        "## Protocol: Calculator ID · 4 episodes per slot · k = 2 · reward outcome · at most 8 turns",
+    ]
+    sections = markdown.split("\n## ")[1:]  # one per protocol: its main table comes first
+    tables = [[line.split("|")[1].strip() for line in _tables(s)[0].splitlines()[2:]] for s in sections]
+    assert tables == [
+        ["oracle", "no-tool", "random"],
+        ["oracle [oracle-calc]", "random [random-calc]"],
+        ["oracle (k=2)"],
+    ]
+    assert markdown.startswith("> **Not comparable:** These 6 runs follow 3 protocols; each table ranks only")
+    unranked = "oracle (k=2): no other run here has this protocol, so it is not ranked against the others."
+    assert f"> **Not ranked:** {unranked}" in markdown
+    assert markdown.count("Not ranked") == 1  # the groups of several runs are ranked, within themselves
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("6 runs follow 3 protocols" in w for w in warnings) and any(unranked in w for w in warnings)
+    page = written["html"].read_text()
+    assert page.count("<table id='board") == 3 and page.count("class='board'") == 3
+    assert f"Not ranked: {unranked}" in page and page.count("<h2 class='protocol'>") == 3
+
+
+def test_the_order_of_slots_does_not_split_a_protocol(tmp_path, caplog):
+    envs = [CALCULATOR, "tooluse/Search-v0"]
+    evaluate(tmp_path / "oracle.json", "oracle", envs=envs, splits=["test_id"])
+    evaluate(tmp_path / "random.json", "random", envs=envs[::-1], splits=["test_id"])
+    with caplog.at_level(logging.WARNING, logger="mentor_agents.eval.leaderboard"):
+        markdown = build_leaderboard([tmp_path / "oracle.json", tmp_path / "random.json"], tmp_path / "lb")
+    text = markdown["markdown"].read_text()
+    assert text.count("## Protocol") == 1 and "Not comparable" not in text and not caplog.records
+    assert set(_table(text)) == {"oracle", "random"}
+
+
+def test_mean_reward_is_the_mean_of_the_slots_reward_means(tmp_path):
+    """Under MENTOR's reward the oracle's every episode scores 0.7 + 0.3 + 0.1; the column is the mean over
+    the run's slots of each slot's mean episode reward, whatever the reward."""
+    docs = {
+        agent: evaluate(tmp_path / f"{agent}.json", agent, envs=[CALCULATOR], reward="mentor")
+        for agent in ("oracle", "random")
+    }
+    table = _table(
+        build_leaderboard([tmp_path / "oracle.json", tmp_path / "random.json"], tmp_path / "lb")["markdown"].read_text()
+    )
+    assert table["oracle"]["Mean reward"] == "1.100"
+    slots = [slot["metrics"]["reward_mean"] for slot in docs["random"]["results"]]
+    assert len(slots) == 2 and table["random"]["Mean reward"] == f"{sum(slots) / len(slots):.3f}"
+
+
+def _boxes(anchors, sizes, offsets):
+    return [
+        (x + dx, y + dy, x + dx + w, y + dy + h)
+        for (x, y), (w, h), (dx, dy) in zip(anchors, sizes, offsets, strict=True)
+    ]
+
+
+def test_labels_of_coinciding_points_do_not_overlap():
+    anchors = [(100.0, 100.0)] * 7 + [(101.0, 99.0), (300.0, 50.0)]
+    sizes = [(40.0 + 5 * i, 10.0) for i in range(len(anchors))]
+    markers = [(x - 5, y - 5, x + 5, y + 5) for x, y in anchors]
+    offsets = place_labels(anchors, sizes, markers, gap=6.0)
+    boxes = _boxes(anchors, sizes, offsets)
+    for a, b in itertools.combinations(boxes, 2):
+        assert not _overlap(a, b), (a, b)
+    assert not any(_overlap(box, marker) for box in boxes for marker in markers)
+    assert offsets[0] == (6.0, 6.0)  # the first label: up and right of its point, clear of its marker
+    assert offsets[-1][0] > 0 and offsets[-1][1] > 0  # a lone point keeps the upper right
+    assert max(abs(dy) for _, dy in offsets) < 100  # fanned out near their points, not flung away
+
+
+def test_png_with_runs_on_one_spot(baseline_runs, tmp_path):
+    pytest.importorskip("matplotlib")
+    oracle = baseline_runs["oracle"]
+    written = build_leaderboard([oracle, oracle, oracle], tmp_path)  # three labels on one point
+    assert written["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(_table(written["markdown"].read_text())) == ["oracle", "oracle [oracle]", "oracle [oracle] #2"]
+
+
+def test_labels_stay_inside_the_plot_where_there_is_room():
+    """A point at the right edge gets its label on its left rather than cut off; an obstacle (a legend)
+    is kept clear."""
+    legend = (0.0, 150.0, 120.0, 200.0)
+    offsets = place_labels(
+        [(395.0, 100.0), (20.0, 170.0)], [(60.0, 10.0)] * 2, [legend], gap=6.0, bounds=(0, 0, 400, 200)
+    )
+    right_edge, under_legend = _boxes([(395.0, 100.0), (20.0, 170.0)], [(60.0, 10.0)] * 2, offsets)
+    assert right_edge[2] <= 400 and right_edge[0] < 395
+    assert not _overlap(under_legend, legend) and under_legend[3] <= 200
