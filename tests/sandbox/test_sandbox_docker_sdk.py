@@ -89,6 +89,8 @@ def test_sdk_container_has_the_cli_settings() -> None:
         found = [inspect(cli.name), inspect(sdk.name)]
         assert found[0] is not None and found[1] is not None
         configs = [item["Config"] for item in found if item is not None]
+        for config in configs:  # the engine merges image and container env in no fixed order
+            config["Env"] = sorted(config.get("Env") or [])
         # The CLI sends empty lists where the SDK leaves a field out: both mean "none"
         hosts = [{key: value if value not in ([], {}) else None for key, value in item["HostConfig"].items()}
                  for item in found if item is not None]

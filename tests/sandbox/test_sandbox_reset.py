@@ -41,14 +41,26 @@ background = subprocess.Popen(['sleep', '600'], start_new_session=True)
 print(background.pid)
 """
 EPISODE_2 = """
-import os, json, string, sys, subprocess
+import os, json, string, sys
+
+def sleepers():  # /proc, not pgrep: the docker image has no procps
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as handle:
+                if handle.read().split(b'\\0')[:2] == [b'sleep', b'600']:
+                    found.append(pid)
+        except OSError:  # gone meanwhile
+            pass
+    return found
+
 print(json.dumps({
     'env': os.environ.get('LEAK'),
     'module_patched': string.ascii_letters != string.ascii_lowercase + string.ascii_uppercase,
     'os_attribute': hasattr(sys.modules['os'], 'leaked_attribute'),
     'tmp': sorted(os.listdir('/tmp')),
     'work': sorted(os.listdir('.')),
-    'sleepers': subprocess.run(['pgrep', '-f', 'sleep 600'], capture_output=True, text=True).stdout.split(),
+    'sleepers': sleepers(),
 }))
 """
 CLEAN = {"env": None, "module_patched": False, "os_attribute": False, "tmp": [], "work": [], "sleepers": []}
