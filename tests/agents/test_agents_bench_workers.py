@@ -71,11 +71,8 @@ def test_two_workers_run_every_cell_once_and_rl_cells_after_their_sft_cell(tmp_p
     ran = [name for _, name, _, _ in fake.log]
     assert sorted(ran) == sorted(c.name for c in grid.cells(tmp_path))  # every cell, each exactly once
     assert {who for who, *_ in fake.log} == {"w0", "w1"}  # both workers took cells
-    ended = {name: end for _, name, _, end in fake.log}
-    for _, name, start, _ in fake.log:
-        method, seed = name.split("/")
-        if method in ("sparse", "mentor"):
-            assert start >= ended[f"sft/{seed}"], f"{name} started before sft/{seed} had finished"
+    # FakeCells.run_cell asserted, as each RL cell started, that its seed's sft cell had finished training
+    # (a failed assertion ends that worker and lands in ``errors``)
 
 
 def test_a_claimed_cell_is_skipped_and_a_dead_workers_claim_is_released(tmp_path):
