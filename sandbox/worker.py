@@ -519,12 +519,7 @@ class Supervisor:
         os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
     def send_host(self, message):
-        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(1, view):]
-        except OSError:  # the host is gone
+        if not send_frame(message):  # the host is gone
             self.shutdown()
 
     def shutdown(self):
@@ -724,13 +719,7 @@ class Zygote:
         os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
     def send_host(self, message):
-        data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(1, view):]
-        except OSError:
-            pass
+        send_frame(message)  # a host that is gone will not read the answer anyway
 
     def reap_orphans(self):
         while True:
@@ -870,6 +859,17 @@ def wipe_directory(root, baseline):
     except (OSError, ValueError) as exc:
         return f"wiping {root} failed: {describe(exc)}"
     return None
+
+
+def send_frame(message):
+    """Write one JSON line to the host (fd 1) in full; False when the host is gone."""
+    view = memoryview((json.dumps(message, ensure_ascii=True) + "\n").encode("ascii"))
+    try:
+        while view:
+            view = view[os.write(1, view):]
+    except OSError:
+        return False
+    return True
 
 
 def fork_retrying(timeout_s=5.0):
