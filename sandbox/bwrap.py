@@ -61,9 +61,6 @@ RECYCLE_WIPES = ("/work", "/tmp")
 """The jail's writable mounts (``/dev/shm`` is a link into ``/tmp``), emptied when a jail is recycled."""
 RECYCLE_TIMEOUT_S = 15.0
 """How long a recycle may take before the host gives up on it and starts a new jail instead."""
-JAIL_PROCESSES = 4
-"""Processes of a freshly recycled jail: bwrap outside the PID namespace, and inside it the worker's PID 1,
-its supervisor and executor."""
 MIN_INODES = 1024
 INODE_BYTES = 1024
 """Kernel memory of one empty tmpfs file (inode and dentry), measured: 500k files took 497 MiB."""

@@ -13,8 +13,12 @@ worker applies its resource limits, answers ``{"ready": true, ...}``, then serve
     {"op": "recycle", "id": "<nonce>"}                     -> {"id": ..., "status": "ok", "executor_pid": ...}
 
 ``recycle`` (only with ``"recyclable": true`` in the config, and only as PID 1 of a PID namespace of the
-jail's own: bwrap's ``--as-pid-1``) resets the jail in place for the next episode — see
-:meth:`Supervisor.recycle` — or answers ``"error"`` and exits, and the host starts a new jail instead.
+jail's own: bwrap's ``--as-pid-1``) resets the jail in place for the next episode — the supervisor hands
+the jail back to PID 1 (:meth:`Supervisor.hand_over`), which resets it (:meth:`Zygote.recycle`) — or
+answers ``"error"`` (a jail that does not recycle keeps serving), and the host starts a new jail instead.
+
+Every worker first joins a session keyring of its own: bwrap and the subprocess backend would otherwise
+hand the jail the host's session keyring, whose keys the code could read and a recycle would clear.
 
 Two processes, so that the reply channel is out of the code's reach. The *supervisor* (the process the
 host started) holds the host's pipe and never runs user code: it forks the *executor*, which holds the
@@ -54,14 +58,20 @@ PR_SET_DUMPABLE = 4
 CHILD_POLL_S = 0.2
 RECYCLE_KILL_S = 5.0
 SYSCALLS = {"x86_64": {"keyctl": 250, "ioprio_get": 252}, "aarch64": {"keyctl": 219, "ioprio_get": 31}}
-"""Syscalls without a libc wrapper that :meth:`Supervisor.recycle` needs, by ``os.uname().machine``; on
-any other machine a jail is never recycled."""
+"""Syscalls without a libc wrapper that :meth:`Zygote.recycle` needs, by ``os.uname().machine``; on any
+other machine a jail is never recycled."""
+KEYCTL_JOIN_SESSION_KEYRING = 1
 KEYCTL_CLEAR = 7
 KEYCTL_GET_PERSISTENT = 22
 KEY_SPECS = (-3, -4, -5)
 """The session, user and user-session keyrings: the ones that outlive the processes of an episode."""
 IPC_RMID = 0
 NONCE_CHARS = frozenset("0123456789abcdef")
+KEYCTL_UNAVAILABLE = (errno.ENOSYS, errno.EPERM)
+"""keyctl refused outright (no kernel support, or a seccomp profile such as docker's): the code cannot make
+or read keys either, so there is nothing to isolate or clear."""
+OWN_SESSION_KEYRING = False
+"""Whether this worker joined a session keyring of its own (:func:`join_own_session_keyring`)."""
 
 
 class CpuLimitExceeded(BaseException):
@@ -779,6 +789,8 @@ class Zygote:
         """
         if os.getpid() != 1 or self.syscalls is None:
             return "this jail cannot be recycled (needs a PID namespace of its own and a known machine)"
+        if not OWN_SESSION_KEYRING:  # clearing the session keyring would clear the host's
+            return "the jail has no session keyring of its own"
         usage = os.times()
         if usage.user + usage.system > float(self.config["cpu_total_s"]) / 2:
             return "PID 1 used half of its CPU allowance"
@@ -825,7 +837,7 @@ def clear_keyrings(libc, keyctl):
 
     persistent = libc.syscall(keyctl, KEYCTL_GET_PERSISTENT, -1, -3)  # links it into the session keyring
     for spec in ([persistent] if persistent > 0 else []) + list(KEY_SPECS):
-        if libc.syscall(keyctl, KEYCTL_CLEAR, spec) != 0 and ctypes.get_errno() != errno.ENOSYS:
+        if libc.syscall(keyctl, KEYCTL_CLEAR, spec) != 0 and ctypes.get_errno() not in KEYCTL_UNAVAILABLE:
             return f"keyring {spec} could not be cleared (errno {ctypes.get_errno()})"
     return None
 
@@ -907,6 +919,22 @@ def group_members(pgid, exclude):
     return members
 
 
+def join_own_session_keyring():
+    """Join a new anonymous session keyring, so the jail cannot read (nor a recycle clear) the host's; the
+    executor and everything it starts inherit it. Sets :data:`OWN_SESSION_KEYRING`; True also where keyctl
+    is unavailable (no keys to reach)."""
+    global OWN_SESSION_KEYRING
+    numbers = SYSCALLS.get(os.uname().machine)
+    if numbers is None:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    joined = libc.syscall(numbers["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, None) >= 0
+    OWN_SESSION_KEYRING = joined or ctypes.get_errno() in KEYCTL_UNAVAILABLE
+
+
 def main():
     config = json.loads(sys.argv[1])
     os.closerange(3, 1 << 16)
@@ -916,6 +944,7 @@ def main():
         die_with_parent(int(config["parent_pid"]), signal.SIGTERM)
     os.chdir(config["workdir"])
     os.umask(0o077)
+    join_own_session_keyring()
     apply_limits(config)
     if config.get("recyclable") and os.getpid() == 1:
         Zygote(config).serve()

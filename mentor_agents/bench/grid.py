@@ -53,6 +53,8 @@ BENCH_CONFIG = "bench_config.json"
 TRAINED = "trained.json"
 """Written in a cell once its training has finished (its ``final_model`` is complete)."""
 EVAL = "eval.json"
+EPISODES = "eval.episodes.jsonl"
+"""The episodes file ``mentor eval`` writes next to ``eval.json``."""
 BASELINES = ("base", "sft")
 """Methods that are not a reward: ``base`` (no training) and ``sft``."""
 STARTS = ("instruct", "sft")
@@ -531,6 +533,9 @@ def run_cell(
         (cell.path / TRAINED).write_text(json.dumps(marker, indent=1) + "\n")
     same = evaluated_twin(grid, cell)
     if not cell.evaluated() and same is not None:
+        episodes = same.with_name(EPISODES)
+        if episodes.is_file():  # the task-by-task comparisons read it
+            shutil.copyfile(episodes, cell.path / EPISODES)
         shutil.copyfile(same, cell.eval_path)
         _say(f"  {cell.name}: the same untrained model as {same.parent.name}; its greedy evaluation reused")
     if not cell.evaluated():
@@ -632,6 +637,7 @@ def run_grid(
     done_before = sum(cell.evaluated() for cell in cells)
     _say(f"bench {out}: {len(cells)} cells ({done_before} done before), preset {grid.preset}, start {grid.start}")
     said: set[str] = set()
+    finished_here: set[str] = set()
 
     def say_once(key: str, text: str) -> None:
         if key not in said:
@@ -657,6 +663,9 @@ def run_grid(
                     continue
                 if cell.evaluated():  # finished by another worker since this scan began
                     continue
+                if cell.name in finished_here:  # ran to the end, yet its eval.json does not validate
+                    raise RuntimeError(f"{cell.name}: evaluated, but {cell.eval_path} does not validate")
+                finished_here.add(cell.name)
                 if cell.status() == "training":
                     _say(f"{head}: resuming its training")
                 walls = run_cell(grid, cell, train_fn, threads, progress)

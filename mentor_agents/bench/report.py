@@ -131,20 +131,20 @@ def read_table(grid: Grid, out: Path) -> Table:
     return table
 
 
-def task_outcomes(cell: Cell) -> dict[str, dict[tuple[str, int], float]]:
-    """``{slot label: {(task id, sample): success}}`` of one evaluated cell, from its episodes file."""
+def task_outcomes(cell: Cell) -> dict[str, dict[str, float]]:
+    """``{slot label: {task id: success}}`` of one evaluated cell, from its episodes file; a task played
+    with several samples counts once, with its mean success (its samples are not independent tasks)."""
     doc = json.loads(cell.eval_path.read_text())
     labels = {(slot["env_id"], slot["split"]): slot["label"] for slot in doc["results"]}
     episodes = cell.eval_path.with_name(Path(doc["episodes_file"]).name) if doc.get("episodes_file") else None
-    out: dict[str, dict[tuple[str, int], float]] = {label: {} for label in labels.values()}
-    if episodes is None or not episodes.is_file():
-        return out
-    for line in episodes.read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
-        label = labels.get((row.get("env_id"), row.get("split")))
-        if label is not None and "task_id" in row:
-            out[label][(row["task_id"], int(row.get("sample", 0)))] = float(bool(row["success"]))
-    return out
+    samples: dict[str, dict[str, list[float]]] = {label: {} for label in labels.values()}
+    if episodes is not None and episodes.is_file():
+        for line in episodes.read_text().splitlines():
+            row = json.loads(line) if line.strip() else {}
+            label = labels.get((row.get("env_id"), row.get("split")))
+            if label is not None and "task_id" in row:
+                samples[label].setdefault(row["task_id"], []).append(float(bool(row["success"])))
+    return {label: {task: statistics.fmean(v) for task, v in tasks.items()} for label, tasks in samples.items()}
 
 
 def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:

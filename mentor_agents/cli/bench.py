@@ -77,15 +77,26 @@ def worker_command(argv: list[str], threads: int) -> list[str]:
     return [sys.executable, "-m", "mentor_agents.cli", *kept, "--workers", "1", "--threads", str(threads), "--quiet"]
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """A worker must not outlive the ``mentor bench`` that started it (Linux: SIGTERM when the parent dies)."""
+PARENT_ENV = "MENTOR_BENCH_PARENT_PID"
+"""Set for the extra workers: the pid of the ``mentor bench`` that started them."""
+
+
+def die_with_parent() -> None:
+    """In an extra worker: end when the ``mentor bench`` that started it ends (Linux ``PR_SET_PDEATHSIG``),
+    and at once if it has already gone. Done here, after exec, rather than between fork and exec, where a
+    process that already runs threads (torch's) must not do more than exec."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
     import ctypes
     import signal
 
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != int(parent):  # the parent died before the signal was armed
+        raise SystemExit(f"mentor bench: the process that started this worker ({parent}) has ended")
 
 
 def worker_threads(args: argparse.Namespace) -> int:
@@ -100,14 +111,17 @@ def start_workers(args: argparse.Namespace, out: Path, threads: int) -> list[tup
     workers = args.workers
     if workers == 1:
         return []
-    command = worker_command(list(getattr(args, "argv", [])), threads)
+    argv = getattr(args, "argv", None)
+    if not argv:
+        raise UserError("--workers needs the command line to start more workers with (run it as `mentor bench`)")
+    command = worker_command(list(argv), threads)
     (out / "workers").mkdir(parents=True, exist_ok=True)
     started = []
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), PARENT_ENV: str(os.getpid())}
     for k in range(1, workers):
         log = out / "workers" / f"worker{k}.log"
         with log.open("ab") as sink:
-            proc = subprocess.Popen(command, stdout=sink, stderr=sink, env=env, preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(command, stdout=sink, stderr=sink, env=env)
         print(f"mentor bench: worker {k} started (pid {proc.pid}), log {log}", file=sys.stderr)
         started.append((proc, log))
     return started
@@ -125,6 +139,7 @@ def finish_workers(workers: list[tuple[subprocess.Popen[bytes], Path]], stop: bo
 
 
 def run_bench(args: argparse.Namespace) -> str:
+    die_with_parent()
     from mentor_agents.bench.grid import EvalSettings, Grid, GridMismatch, grid_lock, prepare, run_grid
     from mentor_agents.bench.report import matplotlib_missing, write_report
 

@@ -422,13 +422,16 @@ def test_task_paired_differences_pair_cells_of_one_seed_task_by_task(tmp_path, m
     _fake_cell(tmp_path, "sft", 0, {"A": {1, 2}, "B": set()})
     _fake_cell(tmp_path, "mentor", 0, {"A": {2, 3, 4}, "B": {0}})
     _fake_cell(tmp_path, "mentor", 1, {"A": {1}, "B": set()})  # its seed's sft cell is missing: no pairing
+    with (tmp_path / "mentor/seed0/eval.episodes.jsonl").open("a") as more:  # a second sample of task A/5,
+        row = {"env_id": "tooluse/A-v0", "split": "test_ood", "task_id": "A/5", "sample": 1, "success": True}
+        more.write(json.dumps(row) + "\n")  # solved once in two samples: 0.5 for that task, still 10 tasks
     records = {(r["method"], r["seed"], r["slot"]): r for r in task_differences(grid, tmp_path)}
     assert set(records) == {("mentor", 0, "A"), ("mentor", 0, "B"), ("mentor", 0, MEAN_SLOT)}
     a = records[("mentor", 0, "A")]
-    assert (a["n"], a["wins"], a["losses"]) == (10, 2, 1) and a["mean"] == pytest.approx(0.1)
+    assert (a["n"], a["wins"], a["losses"]) == (10, 3, 1) and a["mean"] == pytest.approx(0.15)
     assert a["ci"][0] < 0 < a["ci"][1] and not a["excludes_zero"]  # 2 wins, 1 loss in 10: not resolved
     pooled = records[("mentor", 0, MEAN_SLOT)]
-    assert (pooled["n"], pooled["wins"], pooled["losses"]) == (20, 3, 1) and pooled["mean"] == pytest.approx(0.1)
+    assert (pooled["n"], pooled["wins"], pooled["losses"]) == (20, 4, 1) and pooled["mean"] == pytest.approx(0.125)
 
 
 def test_the_report_pairs_every_method_with_sft_and_sparse_task_by_task_per_seed(grid_run):

@@ -127,3 +127,43 @@ def test_bench_with_two_workers_runs_a_tiny_grid_end_to_end(tmp_path, tiny_cache
     there = {line.split("]")[1].split(":")[0].strip() for line in log.splitlines() if "(grid " in line}
     assert here | there == {"base/seed0", "base/seed1", "base/seed2"} and not here & there
     assert all(Path(out, c, "eval.json").is_file() for c in here | there)
+
+
+def test_a_reused_base_evaluation_brings_its_episodes_for_the_task_paired_tables(tmp_path, monkeypatch):
+    monkeypatch.setattr(Cell, "evaluated", lambda self: self.eval_path.is_file())  # no schema check here
+    grid = Grid.resolve("smollm2-135m", ["base"], [0, 1])
+    first, second = grid.cells(tmp_path)
+    for cell in (first, second):
+        cell.path.mkdir(parents=True)
+        (cell.path / TRAINED).write_text("{}")
+    first.eval_path.write_text('{"results": []}')
+    (first.path / grid_mod.EPISODES).write_text('{"header": {}}\n')
+    grid_mod.run_cell(grid, second, train_fn=None)  # type: ignore[arg-type]
+    assert second.eval_path.read_text() == '{"results": []}'
+    assert (second.path / grid_mod.EPISODES).read_text() == '{"header": {}}\n'
+
+
+def test_a_cell_whose_results_never_validate_stops_the_worker_instead_of_looping(tmp_path, monkeypatch):
+    runs: list[str] = []
+
+    def run_cell(grid, cell, train_fn, threads=0, progress=True):
+        runs.append(cell.name)
+        return {"train": None, "eval": 0.0}  # wrote nothing that validates
+
+    monkeypatch.setattr(grid_mod, "run_cell", run_cell)
+    monkeypatch.setattr(grid_mod, "_mean_headline", lambda path: None)
+    monkeypatch.setattr(Cell, "evaluated", lambda self: False)
+    grid = Grid.resolve("tiny", ["base"], [0])
+    with pytest.raises(RuntimeError, match="does not validate"):
+        run_grid(grid, tmp_path, train_fn=None, poll_s=0.01)  # type: ignore[arg-type]
+    assert runs == ["base/seed0"]
+
+
+def test_extra_workers_need_the_command_line(tmp_path):
+    import argparse
+
+    from mentor_agents.cli.bench import start_workers
+    from mentor_agents.errors import UserError
+
+    with pytest.raises(UserError, match="--workers needs the command line"):
+        start_workers(argparse.Namespace(workers=2), tmp_path, threads=1)

@@ -245,3 +245,42 @@ def test_bwrap_fork_bomb_then_recycle(bwrap_jail: Sandbox) -> None:
     bwrap_jail.reset()
     pids = bwrap_jail.run("import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))")
     assert pids.stdout == "3\n", pids
+
+
+HOST_KEYRING_SCRIPT = """
+import json, sys
+from sandbox import Limits, Sandbox
+assert libc.syscall(KEYCTL, 1, b'tooluse-test-host') > 0  # KEYCTL_JOIN_SESSION_KEYRING: the host's own
+key = libc.syscall(KEYCTL - 2, b'user', b'host-secret', b'host-payload', 12, -3)  # add_key to it
+assert key > 0
+with Sandbox(sys.argv[1], Limits(wall_s=20, cpu_s=5)) as sb:
+    search = LIBC + "print(libc.syscall(KEYCTL, 10, -3, b'user', b'host-secret', 0))"  # KEYCTL_SEARCH
+    seen = sb.run(search).stdout.strip()
+    before = sb.worker_info.pid
+    sb.reset()  # a bwrap jail is recycled: it clears its session keyring
+    recycled = sb.worker_info.pid == before
+buffer = ctypes.create_string_buffer(64)
+size = libc.syscall(KEYCTL, 11, key, buffer, 64)  # KEYCTL_READ, by the host after the jail is gone
+print(json.dumps({'seen': seen, 'recycled': recycled, 'read': buffer.raw[:size].decode() if size > 0 else None}))
+"""
+
+
+@pytest.mark.skipif(not KEYS_MACHINE, reason="keyctl's syscall number is known for x86_64 and aarch64 only")
+def test_the_hosts_session_keyring_is_out_of_the_jails_reach(backend: BackendConfig) -> None:
+    """bwrap and subprocess would hand the jail the host's session keyring: the worker joins one of its own,
+    so the code cannot find the host's keys and a recycle does not clear them. Run in a child process, whose
+    session keyring the test may replace."""
+    import subprocess
+    import sys
+
+    if not isinstance(backend, (BwrapConfig, SubprocessConfig)):
+        pytest.skip(reason="a docker container has no access to the host's keyrings")
+    name = "bwrap" if isinstance(backend, BwrapConfig) else "subprocess"
+    script = LIBC + f"LIBC = {LIBC!r}\n" + HOST_KEYRING_SCRIPT
+    done = subprocess.run([sys.executable, "-c", script, name], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["seen"] == "-1"  # the jail's session keyring is not the host's
+    assert result["read"] == "host-payload"  # and the reset left the host's key alone
+    if name == "bwrap":
+        assert result["recycled"] is True
