@@ -41,7 +41,10 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Protocol:
     """What makes two runs' scores comparable: the same slots (a set), tasks per slot, samples per task (k),
-    reward (and the code behind a plugin's name), turn limit and task file. ``labels`` only names the slots."""
+    reward (and the code behind a plugin's name), turn limit and task file. ``labels`` only names the slots.
+
+    Decoding settings (temperature, top-p, tokens per turn) are not part of it: they belong to the agent
+    being ranked, as its model does, so a greedy and a sampled run of the same protocol share a table."""
 
     slots: tuple[str, ...]
     """Each slot's env id, split and env kwargs as sorted JSON; sorted, so the order of ``--env`` is no matter."""
