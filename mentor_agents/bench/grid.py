@@ -540,6 +540,10 @@ def run_cell(
         _say(f"  {cell.name}: the same untrained model as {same.parent.name}; its greedy evaluation reused")
     if not cell.evaluated():
         started = time.perf_counter()
+        begun_with = partial_eval_threads(cell)
+        if begun_with and begun_with != (threads or None):
+            _say(f"  {cell.name}: continuing its partial evaluation at {begun_with} torch thread(s), as it began")
+            threads = begun_with
         # hf:<cell dir> loads its final_model and records the cell's config.json in the results' "agent"
         config = grid.eval.config(f"hf:{cell.path.resolve()}", cell.eval_path, threads, progress)
         try:
@@ -550,6 +554,21 @@ def run_cell(
         walls["eval"] = time.perf_counter() - started
     _release_memory()
     return walls
+
+
+def partial_eval_threads(cell: Cell) -> int | None:
+    """The torch thread count a cell's stopped evaluation was playing with (None: none begun).
+
+    The count is part of an evaluation's fingerprint (it changes a model's last bits, now and then a
+    token), so a partial evaluation only continues under the same count: a grid restarted with another
+    ``--threads`` or ``--workers`` finishes it as it began rather than discarding its episodes.
+    """
+    try:
+        with (cell.path / EPISODES).open() as handle:
+            threads = json.loads(handle.readline())["header"]["config"].get("torch_threads")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return threads if isinstance(threads, int) and threads > 0 else None
 
 
 def _release_memory() -> None:

@@ -167,3 +167,22 @@ def test_extra_workers_need_the_command_line(tmp_path):
 
     with pytest.raises(UserError, match="--workers needs the command line"):
         start_workers(argparse.Namespace(workers=2), tmp_path, threads=1)
+
+
+def test_a_partial_evaluation_continues_at_the_thread_count_it_began_with(tmp_path, monkeypatch, capsys):
+    import mentor_agents.eval.run as eval_run
+
+    seen: list[int] = []
+    monkeypatch.setattr(eval_run, "run_evaluation", lambda config, overwrite=False: seen.append(config.threads))
+    monkeypatch.setattr(Cell, "evaluated", lambda self: False)
+    grid = Grid.resolve("tiny", ["base"], [0])
+    (cell,) = grid.cells(tmp_path)
+    cell.path.mkdir(parents=True)
+    (cell.path / TRAINED).write_text("{}")
+    (cell.path / grid_mod.EPISODES).write_text(json.dumps({"header": {"config": {"torch_threads": 1}}}) + "\n")
+    grid_mod.run_cell(grid, cell, train_fn=None, threads=2)  # type: ignore[arg-type]
+    assert seen == [1]  # not 2: its episodes so far were played at 1 thread, and it resumes instead of restarting
+    assert "at 1 torch thread(s), as it began" in capsys.readouterr().err
+    (cell.path / grid_mod.EPISODES).unlink()
+    grid_mod.run_cell(grid, cell, train_fn=None, threads=2)  # type: ignore[arg-type]
+    assert seen == [1, 2]  # nothing begun: the grid's own count
