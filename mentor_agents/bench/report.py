@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.bench.grid import BASELINES, TRAINED, Cell, Grid
-from mentor_agents.bench.stats import LEVEL, Summary, mean_ci, paired_difference, summarize
+from mentor_agents.bench.stats import LEVEL, Summary, mean_ci, paired_difference, sign_test, summarize
 from mentor_agents.train.config import NOT_COMPARED
 
 SCHEMA_VERSION = "1"
@@ -180,7 +180,7 @@ def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
                 losses = sum(a < b for a, b in pairs)
                 records.append(
                     {"baseline": baseline, "method": method, "seed": seed, "slot": slot, "metric": "success",
-                     **record, "wins": wins, "losses": losses}
+                     **record, "wins": wins, "losses": losses, "p_sign": sign_test(wins, losses)}
                 )  # fmt: skip
     return records
 
@@ -430,14 +430,16 @@ def _task_sections(doc: dict[str, Any]) -> list[Section]:
         def shown(record: dict[str, Any] | None) -> str:
             if record is None:
                 return "–"
-            return f"{format_summary(record, 'pct', signed=True)} ({record['wins']}/{record['losses']})"
+            counts = f"{record['wins']}/{record['losses']}"
+            return f"{format_summary(record, 'pct', signed=True)} ({counts}, p={record['p_sign']:.2g})"
 
         out.append(
             Section(
                 f"Same tasks, per seed: vs {baseline}",
                 f"Method − {baseline} in success on the tasks both played (every cell plays the same tasks), "
                 f"mean ± {level} t CI over tasks, percentage points; in brackets the tasks only the method / only "
-                f"{baseline} solved. The CI is over tasks, not seeds: it says whether these two trained students "
+                f"{baseline} solved and the exact sign-test p of those counts (trust p over the t CI when they are "
+                "few). The CI is over tasks, not seeds: it says whether these two trained students "
                 "differ here, not whether another seed would. Success on BFCL is per task, not its AST summary.",
                 ["Method", "Seed", *slots],
                 [[m, str(seed), *(shown(mine.get((m, seed, s))) for s in slots)] for m, seed in rows],

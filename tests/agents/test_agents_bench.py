@@ -429,7 +429,8 @@ def test_task_paired_differences_pair_cells_of_one_seed_task_by_task(tmp_path, m
     assert set(records) == {("mentor", 0, "A"), ("mentor", 0, "B"), ("mentor", 0, MEAN_SLOT)}
     a = records[("mentor", 0, "A")]
     assert (a["n"], a["wins"], a["losses"]) == (10, 3, 1) and a["mean"] == pytest.approx(0.15)
-    assert a["ci"][0] < 0 < a["ci"][1] and not a["excludes_zero"]  # 2 wins, 1 loss in 10: not resolved
+    assert a["ci"][0] < 0 < a["ci"][1] and not a["excludes_zero"]  # 3 wins, 1 loss in 10: not resolved
+    assert a["p_sign"] == pytest.approx(0.625)  # 2 × P(X ≤ 1), X ~ Binomial(4, ½)
     pooled = records[("mentor", 0, MEAN_SLOT)]
     assert (pooled["n"], pooled["wins"], pooled["losses"]) == (20, 4, 1) and pooled["mean"] == pytest.approx(0.125)
 
@@ -443,3 +444,12 @@ def test_the_report_pairs_every_method_with_sft_and_sparse_task_by_task_per_seed
     assert pooled == expected
     assert all(r["n"] == 4 for r in doc["task_differences"] if r["slot"] != MEAN_SLOT)  # --episodes 4
     assert "## Same tasks, per seed: vs sparse" in (out / "bench.md").read_text()
+
+
+def test_the_sign_test_is_exact_and_symmetric():
+    from mentor_agents.bench.stats import sign_test
+
+    assert sign_test(4, 0) == pytest.approx(0.125)  # 2 × 0.5⁴: the t CI of 4/0 would "exclude 0"
+    assert sign_test(0, 4) == sign_test(4, 0)
+    assert sign_test(24, 9) == pytest.approx(0.01353, abs=1e-5)  # 2 × P(X ≤ 9), X ~ Binomial(33, ½)
+    assert sign_test(5, 5) == 1.0 and sign_test(0, 0) == 1.0
