@@ -26,10 +26,14 @@ prompts of ~1,200 SmolLM2 tokens, most of them tool schemas):
 * ``test_sft_step``: one SFT step on 4 teacher conversations of 4 Calculator tasks (one system prompt; with 8,
   the padded fp32 step was killed for memory at 23.8 GB on the 24 GB box).
   extra_info: ``tokens_per_s`` (every token of the batch) and ``trained_tokens_per_s`` (assistant tokens).
+* ``test_grpo_learner``: the learner's half of a GRPO step (``grpo.update``: old and reference log-probs,
+  one update per prompt) over 4 groups of 8 copies of a teacher trajectory, with micro-batches of half a
+  group or a whole one (``split``); extra_info ``speedup_vs_half_group`` and the process's peak RSS so far.
 * ``test_grpo_step``: one real ``grpo_step`` with every default lever (``all``): 4 x 8 episodes of up to 5
-  turns, then the PPO updates; extra_info splits rollout and update time. The ``all`` rows of the first
-  three tests add ``est_grpo_step_s`` for a one-turn step: turn + 16 log-prob passes (old and reference
-  for 8 micro-batches) + 8 updates.
+  turns, then the PPO updates, for both ``split`` values; extra_info splits rollout and update time.
+  The ``all`` rows of the first three tests add ``est_grpo_step_s`` for a one-turn step: turn + 16
+  log-prob passes (old and reference for 8 micro-batches of 4) + 8 updates.
+* ``test_sft_batch_size``: the SFT step with every default lever at 4 and at 8 conversations (SmolLM2 only).
 
 Presets: ``tiny`` (always; a smoke run) and ``smollm2-135m`` (timed runs only: ~20 minutes on 2 cores; skipped
 under ``--benchmark-disable`` so ``make test`` stays short). One round each for SmolLM2 (a round is tens of
@@ -40,6 +44,7 @@ Run: ``pytest benchmarks/test_bench_levers.py --benchmark-only``.
 from __future__ import annotations
 
 import copy
+import resource
 import time
 
 import pytest
@@ -64,6 +69,9 @@ from mentor_agents.train.sft import sft_step  # noqa: E402
 PROMPTS, GROUP, NEW_TOKENS = 4, 8, 16
 SFT_CONVERSATIONS = 4  # 8 padded fp32 SmolLM2 conversations (full-vocab logits kept for backward) ran out of 24 GB
 MICRO_BATCH = 4
+SPLITS = ["half-group", "whole-group"]
+"""GRPO micro-batches of half a group (the ``smollm2-135m`` preset's 4 of 8 before) or a whole one: the
+prompt, shared by the group, runs once per micro-batch, so half groups run it twice per pass."""
 LORA = LoRAConfig(rank=16)
 SHAPES = {
     "tiny": dict(prompts=2, group=4, new_tokens=8),
@@ -183,9 +191,9 @@ def test_generation_turn(benchmark, preset, variant):
     _compare(benchmark, variant, name)
 
 
-def _group_trajectories(examples, group: int) -> list[Trajectory]:
+def _group_trajectories(examples, group: int, task: int = 0) -> list[Trajectory]:
     """``group`` samples of one task (the teacher's trajectory each time) with rewards 1, 0, 1, 0, ..."""
-    ids, mask = examples[0]
+    ids, mask = examples[task]
     return [
         Trajectory("fixed", ids, mask, [0.0] * len(ids), prompt_len=mask.index(1), reward=float(i % 2 == 0))
         for i in range(group)
@@ -253,14 +261,93 @@ def test_sft_step(benchmark, preset, variant):
 
     loss = benchmark.pedantic(step, rounds=ROUNDS[name][0], warmup_rounds=ROUNDS[name][1])
     assert loss == loss  # not NaN
+    _tokens_per_s(benchmark, examples)
+    _compare(benchmark, variant, name)
+
+
+def _tokens_per_s(benchmark, examples) -> None:
     if benchmark.stats is not None:
         median = benchmark.stats.stats.median
         benchmark.extra_info["tokens_per_s"] = round(sum(len(ids) for ids, _ in examples) / median, 1)
         benchmark.extra_info["trained_tokens_per_s"] = round(sum(sum(m) for _, m in examples) / median, 1)
-    _compare(benchmark, variant, name)
 
 
-def test_grpo_step(benchmark, preset):
+@pytest.mark.parametrize("conversations", [SFT_CONVERSATIONS, 2 * SFT_CONVERSATIONS])
+def test_sft_batch_size(benchmark, preset, conversations):
+    """SFT with every default lever (``all``) at the table's 4 conversations and at the preset's batch of 8:
+    the shared system prompt runs once per batch, so tokens/s grows with the batch."""
+    name, model, tokenizer, _ = preset
+    if name != "smollm2-135m":
+        pytest.skip(reason="the batch-size rows are about the SmolLM2 preset's batch of 8")
+    benchmark.group = f"sft batch size {name} (CPU)"
+    examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in oracle_conversations(conversations)]
+    precision = "bf16" if cpu_has_bf16() else "fp32"
+    model = copy.deepcopy(model).train()
+    optimizer = make_optimizer(model, 1e-5)
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = sft_step(model, examples, precision, share_prefix=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    loss = benchmark.pedantic(step, rounds=1, warmup_rounds=1)  # the warm-up pays this shape's first-call costs
+    assert loss == loss  # not NaN
+    benchmark.extra_info["conversations"] = conversations
+    _tokens_per_s(benchmark, examples)
+
+
+_half_group_median: dict[str, float] = {}
+
+
+def _micro_batch(shape: dict, split: str) -> int:
+    return shape["group"] // 2 if split == "half-group" else shape["group"]
+
+
+def _compare_split(benchmark, split: str) -> None:
+    """``speedup_vs_half_group``: the half-group row's median / this row's (same group, same session)."""
+    if benchmark.stats is None:
+        return
+    if split == "half-group":
+        _half_group_median[benchmark.group] = benchmark.stats.stats.median
+    elif benchmark.group in _half_group_median:
+        ratio = _half_group_median[benchmark.group] / benchmark.stats.stats.median
+        benchmark.extra_info["speedup_vs_half_group"] = round(ratio, 2)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_grpo_learner(benchmark, preset, split):
+    """The learner's half of a step (old and reference log-probs, one update per prompt) on fixed trajectories."""
+    name, model, _, examples = preset
+    shape = SHAPES[name]
+    benchmark.group = f"grpo learner {name} {shape['prompts']}x{shape['group']} (CPU)"
+    precision = "bf16" if cpu_has_bf16() else "fp32"
+    cfg = grpo.GRPOConfig(
+        prompts_per_step=shape["prompts"], group_size=shape["group"], micro_batch=_micro_batch(shape, split),
+        ppo_mini_batch=1, lr=5e-6, precision=precision,
+    )  # fmt: skip
+    trajs = [t for task in range(shape["prompts"]) for t in _group_trajectories(examples, shape["group"], task)]
+    advantages = grpo.group_advantages(torch.tensor([t.reward for t in trajs]), shape["group"])
+    model = copy.deepcopy(model)
+    ref = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = make_optimizer(model, cfg.lr)
+
+    def learner() -> dict:
+        return grpo.update(model, ref, optimizer, trajs, advantages, cfg)
+
+    stats = benchmark.pedantic(learner, rounds=ROUNDS[name][0], warmup_rounds=ROUNDS[name][1])
+    assert stats["updates"] == shape["prompts"] and stats["grad_norm"] > 0
+    benchmark.extra_info |= {
+        "micro_batch": cfg.micro_batch,
+        "tokens": sum(len(t.token_ids) for t in trajs),
+        "max_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+    _compare_split(benchmark, split)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_grpo_step(benchmark, preset, split):
     """One real step with the preset's levers: sampled episodes (up to 5 turns of 128 tokens), then PPO."""
     name, model, tokenizer, _ = preset
     shape = SHAPES[name]
@@ -268,7 +355,7 @@ def test_grpo_step(benchmark, preset):
     precision = "bf16" if cpu_has_bf16() else "fp32"
     cfg = grpo.GRPOConfig(
         prompts_per_step=shape["prompts"], group_size=shape["group"], max_turns=5, max_new_tokens=128,
-        micro_batch=MICRO_BATCH, ppo_mini_batch=1, lr=5e-6, top_p=0.99, precision=precision,
+        micro_batch=_micro_batch(shape, split), ppo_mini_batch=1, lr=5e-6, top_p=0.99, precision=precision,
     )  # fmt: skip
     model = copy.deepcopy(model)
     policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=precision)
@@ -298,4 +385,5 @@ def test_grpo_step(benchmark, preset):
         for env in envs:
             env.close()
     assert result["generated_tokens"] > 0
-    benchmark.extra_info |= result | {"precision": precision}
+    benchmark.extra_info |= result | {"precision": precision, "micro_batch": cfg.micro_batch}
+    _compare_split(benchmark, split)

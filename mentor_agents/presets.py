@@ -78,7 +78,7 @@ PRESETS: dict[str, Preset] = {
             "top_p": 0.99,
             "max_new_tokens": 128,
             "max_turns": 5,
-            "micro_batch": 4,
+            "micro_batch": 8,
             "precision": "bf16",
         },
         why=(
@@ -86,7 +86,9 @@ PRESETS: dict[str, Preset] = {
             "(the paper's 10 of 32 would take hours a step here), 4 updates of 1 prompt (the paper's 4 per "
             "batch); lr 5e-6 for GRPO, 5x the paper's, because a small model tolerates it and a CPU budget "
             "buys tens of steps, not hundreds; SFT lr 2e-5, the usual full fine-tuning rate at this size; "
-            "128 tokens a turn; top-p 0.99 as the authors' tool rollout; bf16 matmuls (fp32 weights and "
+            "128 tokens a turn; top-p 0.99 as the authors' tool rollout; micro-batches of one whole group (8), because "
+            "the group's ~1,300-token prompt runs once per micro-batch and is most of the learner's tokens (1.3-1.4x "
+            "faster learner, same update); bf16 matmuls (fp32 weights and "
             "optimizer), measured 1.8-1.95x faster than fp32 for SFT and generation on this project's CPU box "
             "(AVX-512-BF16), 1.4x for the GRPO update; a CPU without bf16 is warned about and runs fp32."
         ),

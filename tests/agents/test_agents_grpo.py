@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import textwrap
@@ -157,6 +158,24 @@ def test_mini_batches_and_epochs_make_later_updates_off_policy_and_clipped(token
     assert stats["ratio_max"] > 1.2 or stats["ratio_min"] < 0.8
     # the sampler's log-probs were the learner's own here, so the gap is numerical noise only
     assert stats["sampler_logprob_gap"] < 1e-4
+
+
+def test_micro_batch_size_changes_the_speed_not_the_update(tokenizer, tiny_model, train_tasks):
+    """A micro-batch of half a group runs the group's prompt twice, a whole group once (the preset's
+    choice); gradient accumulation over the mini-batch's tokens makes both the same update."""
+    trajs = _two_groups(tokenizer, train_tasks, tiny_model)
+    advantages = group_advantages(torch.tensor([t.reward for t in trajs]), group_size=2)
+    deltas = []
+    for micro_batch in (1, 2):
+        model = copy.deepcopy(tiny_model)
+        before = [p.detach().clone() for p in model.parameters()]
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # the parameter change is the gradient
+        cfg = GRPOConfig(**{**SMALL, "micro_batch": micro_batch, "precision": "fp32", "max_grad_norm": 1e9})
+        stats = update(model, None, optimizer, trajs, advantages, cfg)
+        assert stats["updates"] == 2 and stats["grad_norm"] > 0
+        deltas.append(torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)]))
+    assert deltas[0].abs().max() > 0
+    torch.testing.assert_close(deltas[1], deltas[0], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize(
