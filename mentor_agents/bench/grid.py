@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mentor_agents.bench.eta import time_left
 from mentor_agents.train.config import NO_FLAG, NOT_COMPARED, GRPOConfig, LoRAConfig, SFTConfig, TrainConfig
 from mentor_agents.train.methods import Method, rl_methods
 from tooluse_envs.rewards import reward_plugins
@@ -179,8 +180,13 @@ class Cell:
     def eval_path(self) -> Path:
         return self.path / EVAL
 
+    @property
+    def train_record(self) -> Path:
+        """``trained.json``: written when the cell's training finished (its wall time, its init)."""
+        return self.path / TRAINED
+
     def trained(self) -> bool:
-        return (self.path / TRAINED).is_file()
+        return self.train_record.is_file()
 
     def evaluated(self) -> bool:
         """Whether ``eval.json`` exists and validates (it is written atomically, so it is whole or absent)."""
@@ -530,7 +536,7 @@ def run_cell(
             "wall_s": walls["train"],
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        (cell.path / TRAINED).write_text(json.dumps(marker, indent=1) + "\n")
+        cell.train_record.write_text(json.dumps(marker, indent=1) + "\n")
     same = evaluated_twin(grid, cell)
     if not cell.evaluated() and same is not None:
         episodes = same.with_name(EPISODES)
@@ -655,6 +661,13 @@ def run_grid(
     start = time.perf_counter()
     done_before = sum(cell.evaluated() for cell in cells)
     _say(f"bench {out}: {len(cells)} cells ({done_before} done before), preset {grid.preset}, start {grid.start}")
+
+    def say_time_left() -> None:
+        estimate = time_left(cells, lambda cell: evaluated_twin(grid, cell) is not None)
+        if estimate.cells_left:
+            _say(f"  {estimate.describe()}")
+
+    say_time_left()
     said: set[str] = set()
     finished_here: set[str] = set()
 
@@ -693,6 +706,7 @@ def run_grid(
             score = _mean_headline(cell.eval_path)
             shown = f", mean score {score:.3f}" if score is not None else ""
             _say(f"{head}: {', '.join(parts)}{shown} (grid {time.perf_counter() - start:.0f}s)")
+            say_time_left()
             if after_cell is not None:
                 with grid_lock(out):
                     after_cell(grid, out)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.bench.grid import BASELINES, TRAINED, Cell, Grid
+from mentor_agents.bench.grid import BASELINES, Cell, Grid
 from mentor_agents.bench.stats import LEVEL, Summary, mean_ci, paired_difference, sign_test, summarize
 from mentor_agents.train.config import NOT_COMPARED
 
@@ -81,7 +81,7 @@ def _rel(path: Path, out: Path) -> str:
 def cell_entry(grid: Grid, cell: Cell, out: Path) -> dict[str, Any]:
     """What ``bench.json`` says of one cell: where its files are, its status, its compute."""
     status = cell.status()
-    marker = _read_json(cell.path / TRAINED)
+    marker = _read_json(cell.train_record)
     results = _read_json(cell.eval_path) if status == "done" else None
     init = grid.init_of(cell)
     entry: dict[str, Any] = {

@@ -4,6 +4,8 @@ cell whose results were deleted, growing by a seed, refusing a changed config.""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 
@@ -249,8 +251,9 @@ def grid_run(tmp_path_factory, tiny_cache):
         record["step1"] = (out / "mentor/seed0/metrics.jsonl").read_text().splitlines()
         record["done_mtimes"] = {c: (out / c / "eval.json").stat().st_mtime_ns for c in ("sft/seed0",)}
         spies = Spies(mp)
-        assert bench(out, METHODS, (0, 1), *grid_flags()) == 0
-        record["spies"] = spies
+        with contextlib.redirect_stderr(io.StringIO()) as said:
+            assert bench(out, METHODS, (0, 1), *grid_flags()) == 0
+        record["spies"], record["said"] = spies, said.getvalue()
     return record
 
 
@@ -268,6 +271,13 @@ def test_a_stopped_grid_continues_without_redoing_a_finished_cell(grid_run):
     rows = (out / "mentor/seed0/metrics.jsonl").read_text().splitlines()
     assert rows[0] == grid_run["step1"][0] and json.loads(rows[1])["step"] == 2  # step 1 kept, not redone
     assert (out / "sft/seed0/eval.json").stat().st_mtime_ns == grid_run["done_mtimes"]["sft/seed0"]
+
+
+def test_a_continued_grid_says_how_long_the_rest_will_take(grid_run):
+    lines = [line.strip() for line in grid_run["said"].splitlines() if "left, about" in line]
+    # 5 cells were left when it continued; every kind had a finished cell by then (base, sft and sparse)
+    assert lines[0].startswith("5 cell(s) left, about") and "not counting" not in lines[0]
+    assert [line.split()[0] for line in lines] == ["5", "4", "3", "2", "1"]  # none after the last cell
 
 
 def test_every_cell_is_a_loadable_model_with_validated_results(grid_run):
