@@ -28,14 +28,16 @@ prompts of ~1,200 SmolLM2 tokens, most of them tool schemas):
   extra_info: ``tokens_per_s`` (every token of the batch) and ``trained_tokens_per_s`` (assistant tokens).
 * ``test_grpo_learner``: the learner's half of a GRPO step (``grpo.update``: old and reference log-probs,
   one update per prompt) over 4 groups of 8 copies of a teacher trajectory, with micro-batches of half a
-  group or a whole one (``split``); extra_info ``speedup_vs_half_group`` and the process's peak RSS so far.
+  group or a whole one (``split``); extra_info ``speedup_vs_half_group`` and the process's peak RSS so far
+  (a peak: it tells the variants apart only when the lighter one ran first).
 * ``test_grpo_step``: one real ``grpo_step`` with every default lever (``all``): 4 x 8 episodes of up to 5
   turns, then the PPO updates, for both ``split`` values; extra_info splits rollout and update time.
-  The ``all`` rows of the first three tests add ``est_grpo_step_s`` for a one-turn step: turn + 16
-  log-prob passes (old and reference for 8 micro-batches of 4) + 8 updates.
+  The ``all`` rows of the first three tests add ``est_grpo_step_s`` for a one-turn step with micro-batches
+  of 4 (the preset's value when they were written): turn + 16 log-prob passes (old and reference for 8
+  micro-batches) + 8 updates.
 * ``test_sft_batch_size``: the SFT step with every default lever at 4 and at 8 conversations (SmolLM2 only).
 
-Presets: ``tiny`` (always; a smoke run) and ``smollm2-135m`` (timed runs only: ~20 minutes on 2 cores; skipped
+Presets: ``tiny`` (always; a smoke run) and ``smollm2-135m`` (timed runs only: ~30 minutes on 2 cores; skipped
 under ``--benchmark-disable`` so ``make test`` stays short). One round each for SmolLM2 (a round is tens of
 seconds), after a warm-up forward in both precisions at load. Threads: torch's default (2 on the CI box).
 Run: ``pytest benchmarks/test_bench_levers.py --benchmark-only``.
@@ -129,7 +131,7 @@ def _compare(benchmark, variant: str, preset: str, part: str | None = None) -> N
 @pytest.fixture(scope="module", params=preset_params())
 def preset(request, tmp_path_factory):
     if request.param != "tiny" and request.config.getoption("benchmark_disable"):
-        pytest.skip("SmolLM2 levers: timed runs only (~20 minutes on 2 cores)")
+        pytest.skip("SmolLM2 levers: timed runs only (~30 minutes on 2 cores)")
     model, tokenizer = load_model(request.param, tmp_path_factory.mktemp("cache"))
     model.eval()
     with torch.no_grad():  # first-call costs (kernel setup) are paid here, not by the first variant
@@ -274,8 +276,8 @@ def _tokens_per_s(benchmark, examples) -> None:
 
 @pytest.mark.parametrize("conversations", [SFT_CONVERSATIONS, 2 * SFT_CONVERSATIONS])
 def test_sft_batch_size(benchmark, preset, conversations):
-    """SFT with every default lever (``all``) at the table's 4 conversations and at the preset's batch of 8:
-    the shared system prompt runs once per batch, so tokens/s grows with the batch."""
+    """SFT with every default lever (``all``) at the table's 4 conversations and at the preset's batch of 8
+    (the shared system prompt runs once per batch either way)."""
     name, model, tokenizer, _ = preset
     if name != "smollm2-135m":
         pytest.skip(reason="the batch-size rows are about the SmolLM2 preset's batch of 8")

@@ -3,9 +3,11 @@
 A SmolLM2 grid runs for hours in resumable pieces, so "how much is left?" is the first thing its runner
 asks. Every finished cell records its training wall time (``trained.json``) and its evaluation's
 (``eval.json``: ``execution.wall_s``), so the estimate is the median of those per kind of cell (``sft``,
-RL, and the untrained ``base``), times the parts the unfinished cells still need. Medians, because a cell
-resumed after a stop records only its last stretch and a cell run beside other jobs runs slow. It is an
-estimate at this machine's past rates, and says which kinds it has no measurement for yet.
+RL, and the untrained ``base``), for the parts the unfinished cells still need. A training that was
+resumed timed only its last stretch and is left out; a resumed evaluation's time is scaled to all its
+episodes; a cell stopped part-way through a part is charged the whole part. Medians, because a cell run
+beside other jobs runs slow. It is serial cell time at this machine's past rates (with ``--workers N``
+the wall clock is shorter), and it names the kinds it has no measurement for yet.
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ def _read(path: Path) -> Any:
 
 def _number(value: Any) -> float | None:
     """``value`` as a finite, non-negative float; None for anything else (a damaged record)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -43,8 +49,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def train_seconds(train_record: Path) -> float | None:
-    """The training wall time a finished cell recorded (None: not trained, or not recorded)."""
-    return _number(_dict(_read(train_record)).get("wall_s"))
+    """The training wall time a finished cell recorded (None: not trained, not recorded, or resumed: a
+    resumed training timed only its last stretch)."""
+    record = _dict(_read(train_record))
+    return None if record.get("resumed") else _number(record.get("wall_s"))
 
 
 def eval_seconds(eval_path: Path) -> float | None:
@@ -53,16 +61,18 @@ def eval_seconds(eval_path: Path) -> float | None:
 
 
 def _eval_seconds(results: dict[str, Any]) -> float | None:
-    execution, config = _dict(results.get("execution")), _dict(results.get("config"))
+    execution = _dict(results.get("execution"))
     wall, slots = _number(execution.get("wall_s")), results.get("results")
-    per_slot, samples = _number(config.get("episodes")), _number(config.get("samples", 1))
-    if not wall or not isinstance(slots, list) or per_slot is None or samples is None:
+    if not wall or not isinstance(slots, list):
         return None
-    episodes = per_slot * samples * len(slots)
+    counts = [_number(_dict(_dict(slot).get("metrics")).get("n_episodes")) for slot in slots]
+    if not counts or None in counts:
+        return None
+    episodes = sum(c for c in counts if c is not None)
     played = episodes - (_number(execution.get("resumed_episodes", 0)) or 0.0)
     if episodes <= 0 or played <= 0:
         return None
-    return wall * episodes / played
+    return _number(wall * (episodes / played))
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,8 @@ class TimeLeft:
     def describe(self) -> str:
         if self.cells_left == 0:
             return "no cells left"
+        if self.seconds == 0 and self.unmeasured:
+            return f"{self.cells_left} cell(s) left, no estimate yet (no finished cell has measured what they need)"
         text = f"{self.cells_left} cell(s) left, about {self.seconds / 3600:.1f} h at the finished cells' rates"
         if self.unmeasured:
             text += f" (not counting {', '.join(self.unmeasured)}: none has finished yet)"

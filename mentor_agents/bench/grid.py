@@ -522,6 +522,7 @@ def run_cell(
         if init is not None and not (init.parent / TRAINED).is_file():
             raise RuntimeError(f"{cell.name} starts from {init}, which has not finished training")
         started = time.perf_counter()
+        resumed = cell.status() == "training"  # then wall_s below times only this stretch
         cfg = grid.train_config(cell)
         cell.path.mkdir(parents=True, exist_ok=True)
         if cfg is None:
@@ -534,6 +535,7 @@ def run_cell(
             "seed": cell.seed,
             "init": str(init) if init is not None else grid.preset,
             "wall_s": walls["train"],
+            "resumed": resumed,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         cell.train_record.write_text(json.dumps(marker, indent=1) + "\n")

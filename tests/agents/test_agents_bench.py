@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import math
+import sys
 
 import pytest
 
@@ -251,8 +252,12 @@ def grid_run(tmp_path_factory, tiny_cache):
         record["step1"] = (out / "mentor/seed0/metrics.jsonl").read_text().splitlines()
         record["done_mtimes"] = {c: (out / c / "eval.json").stat().st_mtime_ns for c in ("sft/seed0",)}
         spies = Spies(mp)
-        with contextlib.redirect_stderr(io.StringIO()) as said:
-            assert bench(out, METHODS, (0, 1), *grid_flags()) == 0
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(said):
+                assert bench(out, METHODS, (0, 1), *grid_flags()) == 0
+        finally:
+            sys.stderr.write(said.getvalue())  # still shown when the run fails
         record["spies"], record["said"] = spies, said.getvalue()
     return record
 

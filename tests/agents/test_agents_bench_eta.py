@@ -38,18 +38,19 @@ class FakeCell:
 def _results(wall_s: float, resumed: int = 0, created: str = "t", slots: int = 4, episodes: int = 100) -> dict:
     return {
         "created_at": created,
-        "config": {"episodes": episodes, "samples": 1},
         "execution": {"wall_s": wall_s, "resumed_episodes": resumed},
-        "results": [{}] * slots,
+        "results": [{"metrics": {"n_episodes": episodes}}] * slots,
     }
 
 
-def _cell(root: Path, name: str, train_s: float | None = None, results: dict | None = None) -> FakeCell:
+def _cell(
+    root: Path, name: str, train_s: float | None = None, results: dict | None = None, resumed: bool = False
+) -> FakeCell:
     method = name.split("/")[0]
     cell = FakeCell(method, root / name)
     cell.path.mkdir(parents=True)
     if train_s is not None:
-        cell.train_record.write_text(json.dumps({"wall_s": train_s}))
+        cell.train_record.write_text(json.dumps({"wall_s": train_s, "resumed": resumed}))
     if results is not None:
         cell.eval_path.write_text(json.dumps(results))
     return cell
@@ -75,10 +76,21 @@ def test_a_reused_evaluation_costs_nothing_and_its_copies_count_once(tmp_path):
     cells = [
         _cell(tmp_path, "base/seed0", 20, same),
         _cell(tmp_path, "base/seed1", 20, same),  # a copy of seed 0's evaluation
-        _cell(tmp_path, "base/seed2"),
-        _cell(tmp_path, "base/seed3"),
+        _cell(tmp_path, "base/seed2", 20, _results(300, created="another")),
+        _cell(tmp_path, "base/seed3"),  # reuses an evaluation: training only
+        _cell(tmp_path, "base/seed4"),
     ]
-    assert time_left(cells, lambda cell: cell.path.name == "seed2").seconds == pytest.approx(20 + 20 + 900)
+    estimate = time_left(cells, lambda cell: cell.path.name == "seed3")
+    assert estimate.seconds == pytest.approx(20 + 20 + 600)  # evaluations 900 (once) and 300: median 600
+
+
+def test_a_resumed_training_is_not_a_measurement(tmp_path):
+    cells = [
+        _cell(tmp_path, "sft/seed0", 1000, _results(100, created="a")),
+        _cell(tmp_path, "sft/seed1", 50, _results(100, created="b"), resumed=True),  # its last stretch only
+        _cell(tmp_path, "sft/seed2"),
+    ]
+    assert time_left(cells).seconds == pytest.approx(1000 + 100)
 
 
 def test_a_resumed_evaluation_is_scaled_to_all_its_episodes(tmp_path):
@@ -94,8 +106,18 @@ def test_kinds_with_no_finished_cell_are_named_not_guessed(tmp_path):
     estimate = time_left(cells)
     assert estimate.seconds == 0
     assert estimate.unmeasured == ["training of rl cells", "evaluation of rl cells"]
-    assert "not counting training of rl cells, evaluation of rl cells" in estimate.describe()
+    assert "no estimate yet" in estimate.describe()
+    cells.append(_cell(tmp_path, "sft/seed1"))
+    assert "not counting training of rl cells, evaluation of rl cells" in time_left(cells).describe()
     assert time_left(cells[:1]).describe() == "no cells left"
+
+
+def test_numbers_beyond_a_float_are_no_time(tmp_path):
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps({"wall_s": 10**400}))
+    assert train_seconds(path) is None
+    path.write_text(json.dumps(_results(1e308, resumed=99, slots=1)))  # scaled by 100: beyond a float
+    assert eval_seconds(path) is None
 
 
 JSON = st.recursive(
@@ -108,8 +130,8 @@ RECORDS = st.fixed_dictionaries(
     optional={
         "wall_s": JSON,
         "execution": st.fixed_dictionaries({}, optional={"wall_s": JSON, "resumed_episodes": JSON}) | JSON,
-        "config": st.fixed_dictionaries({}, optional={"episodes": JSON, "samples": JSON}) | JSON,
-        "results": JSON,
+        "resumed": JSON,
+        "results": st.lists(st.fixed_dictionaries({"metrics": st.fixed_dictionaries({"n_episodes": JSON})}) | JSON),
     },
 )
 

@@ -162,7 +162,8 @@ def test_mini_batches_and_epochs_make_later_updates_off_policy_and_clipped(token
 
 def test_micro_batch_size_changes_the_speed_not_the_update(tokenizer, tiny_model, train_tasks):
     """A micro-batch of half a group runs the group's prompt twice, a whole group once (the preset's
-    choice); gradient accumulation over the mini-batch's tokens makes both the same update."""
+    choice); gradient accumulation over the mini-batch's tokens makes both the same update (the two
+    groups' trajectories differ in length, so a per-micro-batch mean would not)."""
     trajs = _two_groups(tokenizer, train_tasks, tiny_model)
     advantages = group_advantages(torch.tensor([t.reward for t in trajs]), group_size=2)
     deltas = []
@@ -170,9 +171,11 @@ def test_micro_batch_size_changes_the_speed_not_the_update(tokenizer, tiny_model
         model = copy.deepcopy(tiny_model)
         before = [p.detach().clone() for p in model.parameters()]
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # the parameter change is the gradient
-        cfg = GRPOConfig(**{**SMALL, "micro_batch": micro_batch, "precision": "fp32", "max_grad_norm": 1e9})
+        cfg = GRPOConfig(
+            **{**SMALL, "micro_batch": micro_batch, "ppo_mini_batch": 2, "precision": "fp32", "max_grad_norm": 1e9}
+        )
         stats = update(model, None, optimizer, trajs, advantages, cfg)
-        assert stats["updates"] == 2 and stats["grad_norm"] > 0
+        assert stats["updates"] == 1 and stats["grad_norm"] > 0  # one update over both groups
         deltas.append(torch.cat([(p.detach() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)]))
     assert deltas[0].abs().max() > 0
     torch.testing.assert_close(deltas[1], deltas[0], rtol=1e-4, atol=1e-6)
