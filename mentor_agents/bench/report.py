@@ -38,8 +38,16 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 """Metric key -> (title, format). ``score`` is each slot's headline: success, BFCL's AST summary on BFCL."""
 STRATEGIC = ("tool_calls_per_task", "invalid_call_rate", "js_similarity")
-DIFF_BASELINES = ("sft", "sparse")
-"""Methods every other method is compared with, seed by seed."""
+DIFF_BASELINES = ("sft", "sparse", "mentor")
+"""Methods others are compared with, seed by seed: ``sft`` and ``sparse`` by every method, ``mentor`` by its
+ablations (``mentor_no_match``, ``mentor_partial``, ``mentor_f1``: what removing or changing a term costs)."""
+
+
+def compared(baseline: str, method: str) -> bool:
+    """Whether the report pairs ``method`` with ``baseline`` (see :data:`DIFF_BASELINES`)."""
+    if method == baseline:
+        return False
+    return method.startswith("mentor_") if baseline == "mentor" else True
 
 
 # --- reading the cells ------------------------------------------------------------------------------------
@@ -148,7 +156,8 @@ def task_outcomes(cell: Cell) -> dict[str, dict[str, float]]:
 
 
 def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
-    """Per seed, every method against ``sft`` and ``sparse`` on the *same tasks*: the mean per-task
+    """Per seed, every method against ``sft`` and ``sparse`` (MENTOR's ablations also against ``mentor``;
+    :func:`compared`) on the *same tasks*: the mean per-task
     difference in success with its t CI over tasks, and how many tasks only one of the two solved.
 
     Why: every cell plays the same sampled tasks, so pairing by task removes the tasks' difficulty from
@@ -162,7 +171,7 @@ def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     for baseline in DIFF_BASELINES:
         for (method, seed), mine in outcomes.items():
             theirs = outcomes.get((baseline, seed))
-            if method == baseline or theirs is None:
+            if not compared(baseline, method) or theirs is None:
                 continue
             pooled: list[tuple[float, float]] = []
             for slot in [*mine, MEAN_SLOT]:
@@ -278,7 +287,7 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         if baseline not in grid.methods:
             continue
         for method in grid.methods:
-            if method == baseline:
+            if not compared(baseline, method):
                 continue
             for slot in table.slots:
                 a, b = table.of(method, slot, "score"), table.of(baseline, slot, "score")
@@ -384,8 +393,10 @@ def sections(doc: dict[str, Any]) -> list[Section]:
         rows = [
             [m, *(format_summary(diff.get((baseline, m, s)), "pct", signed=True) for s in slots)]
             for m in methods
-            if m != baseline
+            if compared(baseline, m)
         ]
+        if not rows:
+            continue
         out.append(
             Section(
                 f"Paired difference vs {baseline}",

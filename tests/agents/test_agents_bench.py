@@ -461,6 +461,21 @@ def test_the_report_pairs_every_method_with_sft_and_sparse_task_by_task_per_seed
     assert "## Same tasks, per seed: vs sparse" in (out / "bench.md").read_text()
 
 
+def test_mentor_ablations_are_also_paired_with_mentor(tmp_path, monkeypatch):
+    from mentor_agents.bench import grid as grid_mod
+    from mentor_agents.bench.report import task_differences
+
+    monkeypatch.setattr(grid_mod.Cell, "evaluated", lambda self: (self.path / "eval.json").is_file())
+    grid = Grid.resolve("tiny", ["sft", "mentor", "mentor_no_match"], [0], grpo=TINY_GRPO)
+    _fake_cell(tmp_path, "sft", 0, {"A": {1}})
+    _fake_cell(tmp_path, "mentor", 0, {"A": {1, 2, 3}})
+    _fake_cell(tmp_path, "mentor_no_match", 0, {"A": {1, 2}})
+    records = {(r["baseline"], r["method"]): r for r in task_differences(grid, tmp_path) if r["slot"] == "A"}
+    assert set(records) == {("sft", "mentor"), ("sft", "mentor_no_match"), ("mentor", "mentor_no_match")}
+    ablation = records[("mentor", "mentor_no_match")]
+    assert (ablation["wins"], ablation["losses"]) == (0, 1) and ablation["mean"] == pytest.approx(-0.1)
+
+
 def test_the_sign_test_is_exact_and_symmetric():
     from mentor_agents.bench.stats import sign_test
 
