@@ -303,8 +303,15 @@ def test_sft_batch_size(benchmark, preset, conversations):
 _half_group_median: dict[str, float] = {}
 
 
-def _micro_batch(shape: dict, split: str) -> int:
-    return shape["group"] // 2 if split == "half-group" else shape["group"]
+def _step_config(name: str, split: str, **fields) -> grpo.GRPOConfig:
+    """The target step's GRPO config (4 prompts x 8 samples for SmolLM2, one update per prompt), with
+    micro-batches of half a group or a whole one."""
+    shape = SHAPES[name]
+    return grpo.GRPOConfig(
+        prompts_per_step=shape["prompts"], group_size=shape["group"], ppo_mini_batch=1, lr=5e-6,
+        micro_batch=shape["group"] // 2 if split == "half-group" else shape["group"],
+        precision="bf16" if cpu_has_bf16() else "fp32", **fields,
+    )  # fmt: skip
 
 
 def _compare_split(benchmark, split: str) -> None:
@@ -322,13 +329,8 @@ def _compare_split(benchmark, split: str) -> None:
 def test_grpo_learner(benchmark, preset, split):
     """The learner's half of a step (old and reference log-probs, one update per prompt) on fixed trajectories."""
     name, model, _, examples = preset
-    shape = SHAPES[name]
+    shape, cfg = SHAPES[name], _step_config(name, split)
     benchmark.group = f"grpo learner {name} {shape['prompts']}x{shape['group']} (CPU)"
-    precision = "bf16" if cpu_has_bf16() else "fp32"
-    cfg = grpo.GRPOConfig(
-        prompts_per_step=shape["prompts"], group_size=shape["group"], micro_batch=_micro_batch(shape, split),
-        ppo_mini_batch=1, lr=5e-6, precision=precision,
-    )  # fmt: skip
     trajs = [t for task in range(shape["prompts"]) for t in _group_trajectories(examples, shape["group"], task)]
     advantages = grpo.group_advantages(torch.tensor([t.reward for t in trajs]), shape["group"])
     model = copy.deepcopy(model)
@@ -352,15 +354,10 @@ def test_grpo_learner(benchmark, preset, split):
 def test_grpo_step(benchmark, preset, split):
     """One real step with the preset's levers: sampled episodes (up to 5 turns of 128 tokens), then PPO."""
     name, model, tokenizer, _ = preset
-    shape = SHAPES[name]
+    shape, cfg = SHAPES[name], _step_config(name, split, max_turns=5, max_new_tokens=128, top_p=0.99)
     benchmark.group = f"grpo step {name} {shape['prompts']}x{shape['group']} (CPU)"
-    precision = "bf16" if cpu_has_bf16() else "fp32"
-    cfg = grpo.GRPOConfig(
-        prompts_per_step=shape["prompts"], group_size=shape["group"], max_turns=5, max_new_tokens=128,
-        micro_batch=_micro_batch(shape, split), ppo_mini_batch=1, lr=5e-6, top_p=0.99, precision=precision,
-    )  # fmt: skip
     model = copy.deepcopy(model)
-    policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=precision)
+    policy = HFPolicy(model, tokenizer, dtype=torch.float32, precision=cfg.precision)
     ref = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = make_optimizer(model, cfg.lr)
     scheduler = make_scheduler(optimizer, 0)
@@ -387,5 +384,5 @@ def test_grpo_step(benchmark, preset, split):
         for env in envs:
             env.close()
     assert result["generated_tokens"] > 0
-    benchmark.extra_info |= result | {"precision": precision, "micro_batch": cfg.micro_batch}
+    benchmark.extra_info |= result | {"precision": cfg.precision, "micro_batch": cfg.micro_batch}
     _compare_split(benchmark, split)
