@@ -138,7 +138,9 @@ class GRPOConfig:
     max_turns: int = 5
     """Assistant turns per episode."""
     micro_batch: int = 8
-    """Trajectories per forward/backward (gradient accumulation over the batch)."""
+    """Trajectories per forward/backward (gradient accumulation over the batch: the update does not depend
+    on it). With ``share_prefix`` a group's prompt is scored once per micro-batch, so a multiple of
+    ``group_size`` scores each prompt once; smaller ones trade that for memory."""
     max_grad_norm: float = 1.0
     """Gradient clipping."""
     seed: int = 0
