@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mentor_agents.bench.grid import BASELINES, Cell, Grid
+from mentor_agents.bench.eta import time_left
+from mentor_agents.bench.grid import BASELINES, Cell, Grid, evaluated_twin
 from mentor_agents.bench.stats import LEVEL, Summary, mean_ci, paired_difference, sign_test, summarize
 from mentor_agents.train.config import NOT_COMPARED
 
@@ -302,7 +303,7 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         "level": LEVEL,
         "config": grid.to_dict(),
         "cells": cells,
-        "progress": {"done": sum(c["status"] == "done" for c in cells), "total": len(cells)},
+        "progress": progress(grid, out, cells),
         "checks": equal_compute_checks(grid, out),
         "slots": table.slots,
         "aggregates": aggregates,
@@ -310,6 +311,15 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         "task_differences": task_differences(grid, out),
         "curves": learning_curves(grid, out),
     }
+
+
+def progress(grid: Grid, out: Path, cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cells done of all, and while some are left, how long they should take (``bench.eta``)."""
+    done = {"done": sum(c["status"] == "done" for c in cells), "total": len(cells)}
+    if done["done"] < done["total"]:
+        estimate = time_left(grid.cells(out), lambda cell: evaluated_twin(grid, cell) is not None)
+        done["time_left"] = estimate.describe()
+    return done
 
 
 def validate_bench(doc: dict[str, Any]) -> None:
@@ -520,7 +530,8 @@ def _intro(doc: dict[str, Any]) -> list[str]:
         f"{ev['max_new_tokens']} tokens."
     )
     done, checks = doc["progress"], doc["checks"]
-    lines.append(f"Cells finished: {done['done']} of {done['total']}.")
+    left = f" ({done['time_left']})" if "time_left" in done else ""
+    lines.append(f"Cells finished: {done['done']} of {done['total']}{left}.")
     shown = {True: "yes", False: "NO", None: "not checkable yet"}
     lines.append(
         "Checked in the cells' config.json: RL configs identical but for reward and seed: "

@@ -249,6 +249,7 @@ def grid_run(tmp_path_factory, tiny_cache):
             bench(out, METHODS, (0, 1), *grid_flags())
         mp.setattr(grpo, "save_checkpoint", save)
         record["stopped"] = {c: (out / c / "eval.json").is_file() for c in ("base/seed0", "sparse/seed0")}
+        record["progress_stopped"] = json.loads((out / "bench.json").read_text())["progress"]
         record["step1"] = (out / "mentor/seed0/metrics.jsonl").read_text().splitlines()
         record["done_mtimes"] = {c: (out / c / "eval.json").stat().st_mtime_ns for c in ("sft/seed0",)}
         spies = Spies(mp)
@@ -283,6 +284,10 @@ def test_a_continued_grid_says_how_long_the_rest_will_take(grid_run):
     # 5 cells were left when it continued; every kind had a finished cell by then (base, sft and sparse)
     assert lines[0].startswith("5 cell(s) left, about") and "not counting" not in lines[0]
     assert [line.split()[0] for line in lines] == ["5", "4", "3", "2", "1"]  # none after the last cell
+    # the report written after the last cell of the stopped run says it too; a finished grid's does not
+    stopped = grid_run["progress_stopped"]
+    assert (stopped["done"], stopped["total"]) == (3, 8) and stopped["time_left"].startswith("5 cell(s) left")
+    assert "time_left" not in json.loads((grid_run["out"] / "bench.json").read_text())["progress"]
 
 
 def test_every_cell_is_a_loadable_model_with_validated_results(grid_run):
