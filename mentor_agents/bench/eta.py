@@ -102,12 +102,13 @@ def time_left(cells: Sequence[Any], reuses_evaluation: Callable[[Any], bool] = l
     train: dict[str, list[float]] = {}
     evaluate: dict[str, list[float]] = {}
     counted: set[tuple[str, str]] = set()
+    done = {id(cell): cell.evaluated() for cell in cells}  # validates eval.json: once per cell
     for cell in cells:
         kind = cell_kind(cell.method)
         seconds = train_seconds(cell.train_record)
         if seconds is not None:
             train.setdefault(kind, []).append(seconds)
-        if not cell.evaluated():
+        if not done[id(cell)]:
             continue
         results = _dict(_read(cell.eval_path))
         once = (str(results.get("created_at")), str(_dict(results.get("execution")).get("wall_s")))
@@ -117,7 +118,7 @@ def time_left(cells: Sequence[Any], reuses_evaluation: Callable[[Any], bool] = l
             evaluate.setdefault(kind, []).append(seconds)
     total, left, unmeasured = 0.0, 0, []
     for cell in cells:
-        if cell.evaluated():
+        if done[id(cell)]:
             continue
         left += 1
         kind = cell_kind(cell.method)
