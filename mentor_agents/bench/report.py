@@ -156,6 +156,34 @@ def task_outcomes(cell: Cell) -> dict[str, dict[str, float]]:
     return {label: {task: statistics.fmean(v) for task, v in tasks.items()} for label, tasks in samples.items()}
 
 
+def _task_paired(mine: dict[str, dict[str, float]], theirs: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Per slot of ``mine`` (and :data:`MEAN_SLOT`, pooling every slot's tasks): the mean per-task difference
+    in success on the tasks both played, its t CI over tasks, the tasks only one of the two solved and the
+    exact sign-test p of those counts."""
+    records = []
+    pooled: list[tuple[float, float]] = []
+    for slot in [*mine, MEAN_SLOT]:
+        if slot == MEAN_SLOT:
+            pairs = pooled
+        else:
+            keys = sorted(mine[slot].keys() & theirs.get(slot, {}).keys())
+            pairs = [(mine[slot][k], theirs[slot][k]) for k in keys]
+            pooled += pairs
+        if not pairs:
+            continue
+        summary = mean_ci([a - b for a, b in pairs])
+        record = {k: v for k, v in _record(summary).items() if k not in ("seeds", "values")}
+        wins = sum(a > b for a, b in pairs)
+        losses = sum(a < b for a, b in pairs)
+        counts = {"wins": wins, "losses": losses, "p_sign": sign_test(wins, losses)}
+        records.append({"slot": slot, "metric": "success", **record, **counts})
+    return records
+
+
+def _outcomes(grid: Grid, out: Path) -> dict[tuple[str, int], dict[str, dict[str, float]]]:
+    return {(cell.method, cell.seed): task_outcomes(cell) for cell in grid.cells(out) if cell.evaluated()}
+
+
 def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     """Per seed, every method against ``sft`` and ``sparse`` (MENTOR's ablations also against ``mentor``;
     :func:`compared`) on the *same tasks*: the mean per-task
@@ -167,31 +195,36 @@ def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     difference over seeds). With one or two seeds finished it is the sharper of the two questions the
     grid can answer. ``Mean`` pools every slot's tasks.
     """
-    outcomes = {(cell.method, cell.seed): task_outcomes(cell) for cell in grid.cells(out) if cell.evaluated()}
+    outcomes = _outcomes(grid, out)
     records = []
     for baseline in DIFF_BASELINES:
         for (method, seed), mine in outcomes.items():
             theirs = outcomes.get((baseline, seed))
             if not compared(baseline, method) or theirs is None:
                 continue
-            pooled: list[tuple[float, float]] = []
-            for slot in [*mine, MEAN_SLOT]:
-                if slot == MEAN_SLOT:
-                    pairs = pooled
-                else:
-                    keys = sorted(mine[slot].keys() & theirs.get(slot, {}).keys())
-                    pairs = [(mine[slot][k], theirs[slot][k]) for k in keys]
-                    pooled += pairs
-                if not pairs:
-                    continue
-                summary = mean_ci([a - b for a, b in pairs])
-                record = {k: v for k, v in _record(summary).items() if k not in ("seeds", "values")}
-                wins = sum(a > b for a, b in pairs)
-                losses = sum(a < b for a, b in pairs)
-                records.append(
-                    {"baseline": baseline, "method": method, "seed": seed, "slot": slot, "metric": "success",
-                     **record, "wins": wins, "losses": losses, "p_sign": sign_test(wins, losses)}
-                )  # fmt: skip
+            head = {"baseline": baseline, "method": method, "seed": seed}
+            records += [head | record for record in _task_paired(mine, theirs)]
+    return records
+
+
+def seed_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
+    """Every method against itself trained with another seed, task by task (each later seed minus each
+    earlier one), in the records of :func:`task_differences` with ``baseline_seed`` added.
+
+    Why: this is the noise floor of the per-seed comparisons. If two students of one method, differing
+    only in their training seed, are as far apart on the same tasks as two methods are, then a
+    method-vs-method difference within one seed says nothing about the methods. A ``base`` whose
+    evaluation is shared by every seed (:func:`evaluated_twin`) is one model, and is left out.
+    """
+    outcomes = _outcomes(grid, out)
+    shared = {(c.method, c.seed) for c in grid.cells(out) if evaluated_twin(grid, c) is not None}
+    records = []
+    for (method, seed), mine in sorted(outcomes.items()):
+        for (other, earlier), theirs in sorted(outcomes.items()):
+            if other != method or earlier >= seed or {(method, seed), (other, earlier)} & shared:
+                continue
+            head = {"baseline": method, "baseline_seed": earlier, "method": method, "seed": seed}
+            records += [head | record for record in _task_paired(mine, theirs)]
     return records
 
 
@@ -309,6 +342,7 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         "aggregates": aggregates,
         "differences": differences,
         "task_differences": task_differences(grid, out),
+        "seed_differences": seed_differences(grid, out),
         "curves": learning_curves(grid, out),
     }
 
@@ -437,8 +471,17 @@ def sections(doc: dict[str, Any]) -> list[Section]:
     return out
 
 
+def _shown_task_record(record: dict[str, Any] | None) -> str:
+    """``+3.0 ± 4.1 (12/9, p=0.66)``: the mean ± t CI, the tasks only each side solved, the sign-test p."""
+    if record is None:
+        return "–"
+    counts = f"{record['wins']}/{record['losses']}"
+    return f"{format_summary(record, 'pct', signed=True)} ({counts}, p={record['p_sign']:.2g})"
+
+
 def _task_sections(doc: dict[str, Any]) -> list[Section]:
-    """One table per baseline: each method's per-seed, task-paired difference in success."""
+    """One table per baseline: each method's per-seed, task-paired difference in success; then each method
+    against its other seeds."""
     records = doc.get("task_differences", [])
     slots, level = doc["slots"], f"{doc['level']:.0%}"
     out = []
@@ -447,13 +490,6 @@ def _task_sections(doc: dict[str, Any]) -> list[Section]:
         rows = sorted({(method, seed) for method, seed, _ in mine})
         if not rows:
             continue
-
-        def shown(record: dict[str, Any] | None) -> str:
-            if record is None:
-                return "–"
-            counts = f"{record['wins']}/{record['losses']}"
-            return f"{format_summary(record, 'pct', signed=True)} ({counts}, p={record['p_sign']:.2g})"
-
         out.append(
             Section(
                 f"Same tasks, per seed: vs {baseline}",
@@ -463,7 +499,24 @@ def _task_sections(doc: dict[str, Any]) -> list[Section]:
                 "few). The CI is over tasks, not seeds: it says whether these two trained students "
                 "differ here, not whether another seed would. Success on BFCL is per task, not its AST summary.",
                 ["Method", "Seed", *slots],
-                [[m, str(seed), *(shown(mine.get((m, seed, s))) for s in slots)] for m, seed in rows],
+                [[m, str(seed), *(_shown_task_record(mine.get((m, seed, s))) for s in slots)] for m, seed in rows],
+            )
+        )
+    by_pair = {(r["method"], r["seed"], r["baseline_seed"], r["slot"]): r for r in doc.get("seed_differences", [])}
+    pairs = sorted({key[:3] for key in by_pair})
+    if pairs:
+        out.append(
+            Section(
+                "Same tasks, same method, another seed",
+                "One method's student of a later seed − its student of an earlier seed, task by task, in the format "
+                "above. Only the training seed differs, so this is the noise floor of the per-seed tables: a "
+                "difference between methods within one seed that is no larger than these says nothing about the "
+                "methods.",
+                ["Method", "Seeds", *slots],
+                [
+                    [m, f"{seed} − {earlier}", *(_shown_task_record(by_pair.get((m, seed, earlier, s))) for s in slots)]
+                    for m, seed, earlier in pairs
+                ],
             )
         )
     return out

@@ -464,6 +464,10 @@ def test_the_report_pairs_every_method_with_sft_and_sparse_task_by_task_per_seed
     assert pooled == expected
     assert all(r["n"] == 4 for r in doc["task_differences"] if r["slot"] != MEAN_SLOT)  # --episodes 4
     assert "## Same tasks, per seed: vs sparse" in (out / "bench.md").read_text()
+    seeds = doc["seed_differences"]
+    same_method = {(r["method"], r["seed"], r["baseline_seed"]) for r in seeds if r["slot"] == MEAN_SLOT}
+    assert same_method == {(m, 1, 0) for m in METHODS}  # tiny's untrained base, too, depends on its seed
+    assert "## Same tasks, same method, another seed" in (out / "bench.md").read_text()
 
 
 def test_mentor_ablations_are_also_paired_with_mentor(tmp_path, monkeypatch):
@@ -479,6 +483,32 @@ def test_mentor_ablations_are_also_paired_with_mentor(tmp_path, monkeypatch):
     assert set(records) == {("sft", "mentor"), ("sft", "mentor_no_match"), ("mentor", "mentor_no_match")}
     ablation = records[("mentor", "mentor_no_match")]
     assert (ablation["wins"], ablation["losses"]) == (0, 1) and ablation["mean"] == pytest.approx(-0.1)
+
+
+def test_each_method_is_paired_with_its_other_seeds_and_a_shared_base_is_not(tmp_path, monkeypatch):
+    from mentor_agents.bench import grid as grid_mod
+    from mentor_agents.bench.report import seed_differences
+
+    monkeypatch.setattr(grid_mod.Cell, "evaluated", lambda self: (self.path / "eval.json").is_file())
+    grid = Grid.resolve("tiny", ["base", "sft"], [0, 1, 2])
+    _fake_cell(tmp_path, "base", 0, {"A": set()})
+    _fake_cell(tmp_path, "base", 1, {"A": {0}})
+    _fake_cell(tmp_path, "sft", 0, {"A": {1, 2}})
+    _fake_cell(tmp_path, "sft", 1, {"A": {1, 2, 3, 4}})
+    _fake_cell(tmp_path, "sft", 2, {"A": {5}})
+    records = {(r["method"], r["seed"], r["baseline_seed"], r["slot"]): r for r in seed_differences(grid, tmp_path)}
+    assert {key[:3] for key in records} == {("base", 1, 0), ("sft", 1, 0), ("sft", 2, 0), ("sft", 2, 1)}
+    later = records[("sft", 2, 1, "A")]
+    assert (later["n"], later["wins"], later["losses"]) == (10, 1, 4) and later["mean"] == pytest.approx(-0.3)
+    assert later["baseline"] == later["method"] == "sft"
+    assert records[("sft", 1, 0, MEAN_SLOT)]["mean"] == pytest.approx(0.2)
+
+    # SmolLM2's base is one model for every seed, evaluated once: comparing it with itself would be noise-free
+    # by construction, so it is left out.
+    monkeypatch.setattr(grid_mod, "SEEDED_PRESETS", ())
+    assert {(r["method"], r["seed"], r["baseline_seed"]) for r in seed_differences(grid, tmp_path)} == {
+        ("sft", 1, 0), ("sft", 2, 0), ("sft", 2, 1)
+    }
 
 
 def test_the_sign_test_is_exact_and_symmetric():
