@@ -211,10 +211,12 @@ def seed_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     """Every method against itself trained with another seed, task by task (each later seed minus each
     earlier one), in the records of :func:`task_differences` with ``baseline_seed`` added.
 
-    Why: this is the noise floor of the per-seed comparisons. If two students of one method, differing
-    only in their training seed, are as far apart on the same tasks as two methods are, then a
-    method-vs-method difference within one seed says nothing about the methods. A ``base`` whose
-    evaluation is shared by every seed (:func:`evaluated_twin`) is one model, and is left out.
+    Why: it is the scale against which the per-seed comparisons are read. If two students of one method,
+    differing only in their seed, are as far apart on the same tasks as two methods are within a seed, a
+    one-seed ordering of the methods may be the seed's doing. (With ``start="sft"`` an RL cell's seed also
+    picks its SFT start, which two methods of one seed share, so for RL methods these differences bound
+    the RL run's own noise from above.) A ``base`` whose evaluation is shared by every seed
+    (:func:`evaluated_twin`) is one model, and is left out.
     """
     outcomes = _outcomes(grid, out)
     shared = {(c.method, c.seed) for c in grid.cells(out) if evaluated_twin(grid, c) is not None}
@@ -509,9 +511,10 @@ def _task_sections(doc: dict[str, Any]) -> list[Section]:
             Section(
                 "Same tasks, same method, another seed",
                 "One method's student of a later seed − its student of an earlier seed, task by task, in the format "
-                "above. Only the training seed differs, so this is the noise floor of the per-seed tables: a "
-                "difference between methods within one seed that is no larger than these says nothing about the "
-                "methods.",
+                "above: how far two runs of one method land apart when only the seed changes. A difference between "
+                "methods within one seed that is no larger than these may be the seed's doing, not the method's. "
+                "(An RL cell started from SFT also changes its SFT start with the seed, which the per-seed tables "
+                "hold fixed, so for RL methods these rows bound the RL run's own noise from above.)",
                 ["Method", "Seeds", *slots],
                 [
                     [m, f"{seed} − {earlier}", *(_shown_task_record(by_pair.get((m, seed, earlier, s))) for s in slots)]
@@ -597,13 +600,16 @@ def _intro(doc: dict[str, Any]) -> list[str]:
 
 def _resolution(doc: dict[str, Any]) -> str:
     """How small a paired difference the grid can tell from zero: the median CI half-width on Mean."""
-    widths = [r["half_width"] for r in doc["differences"] if r["slot"] == MEAN_SLOT and r["half_width"] is not None]
-    if not widths:
+    with_ci = [r for r in doc["differences"] if r["slot"] == MEAN_SLOT and r["half_width"] is not None]
+    if not with_ci:
         return "Resolution: no paired difference has a CI yet (it needs two seeds of both methods)."
+    widths = [r["half_width"] for r in with_ci]
+    seeds, planned = max(r["n"] for r in with_ci), len(doc["config"]["seeds"])
+    so_far = f" (so far: {planned} planned)" if seeds < planned else ""
     return (
         f"Resolution: the paired differences on Mean have a median {doc['level']:.0%} CI half-width of "
         f"{statistics.median(widths) * 100:.1f} points; smaller differences cannot be told from zero with "
-        f"{len(doc['config']['seeds'])} seeds."
+        f"{seeds} seeds{so_far}."
     )
 
 

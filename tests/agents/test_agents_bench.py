@@ -511,6 +511,19 @@ def test_each_method_is_paired_with_its_other_seeds_and_a_shared_base_is_not(tmp
     }
 
 
+def test_the_resolution_line_counts_the_seeds_finished_not_the_seeds_planned():
+    from mentor_agents.bench.report import _resolution
+
+    def doc(*pairs):
+        differences = [{"slot": MEAN_SLOT, "n": n, "half_width": w} for n, w in pairs]
+        return {"level": 0.95, "config": {"seeds": [0, 1, 2]}, "differences": differences}
+
+    assert "no paired difference has a CI yet" in _resolution(doc((1, None)))
+    two = _resolution(doc((2, 0.02), (2, 0.04), (1, None)))
+    assert "median 95% CI half-width of 3.0 points" in two and "with 2 seeds (so far: 3 planned)" in two
+    assert _resolution(doc((3, 0.05))).endswith("with 3 seeds.")
+
+
 def test_the_sign_test_is_exact_and_symmetric():
     from mentor_agents.bench.stats import sign_test
 
