@@ -92,6 +92,9 @@ class AgentOptions:
     """Longest assistant turn."""
     batch_size: int = 8
     """Episodes played together in one rollout (a model agent's unit of work)."""
+    prefill: str = "batched"
+    """How a HF model prefills a turn's prompts (``HFPolicy``'s ``prefill``): ``batched``, ``apart`` or
+    ``auto``. Other agents ignore it."""
 
 
 @dataclass(frozen=True)
@@ -397,7 +400,8 @@ def build_agent(
 
     preset = f"hf:{model_dir(spec.target)}" if spec.kind == "hf" else spec.kind
     model, tokenizer = load_preset(preset, seed=seed)
-    return ModelAgent(HFPolicy(model, tokenizer, batch_size=options.batch_size), tokenizer, options)
+    hf = HFPolicy(model, tokenizer, batch_size=options.batch_size, prefill=options.prefill)
+    return ModelAgent(hf, tokenizer, options)
 
 
 def api_key_from(api_key: str | None, api_key_env: str | None) -> str | None:

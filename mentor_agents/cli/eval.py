@@ -18,6 +18,7 @@ import json
 import sys
 
 from mentor_agents.agents import AGENT_HELP, AgentOptions
+from mentor_agents.apart_prefill import PREFILL_MODES
 from mentor_agents.errors import UserError, add_debug_flag, run_command
 
 API_KEY_HELP = "openai: agents' API key (visible in the process list: prefer --api-key-env); never written to results"
@@ -51,7 +52,7 @@ def run_eval(args: argparse.Namespace) -> str:
     from tooluse_envs.errors import ToolUseError
 
     apply_api_key(args)
-    options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size)
+    options = AgentOptions(args.temperature, args.top_p, args.max_new_tokens, args.batch_size, args.prefill)
     try:
         config = EvalConfig(
             agent=args.agent,
@@ -117,6 +118,13 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--max-new-tokens", type=int, default=256)
     e.add_argument("--batch-size", type=int, default=8, help="episodes per rollout batch (model agents)")
+    e.add_argument(
+        "--prefill",
+        choices=PREFILL_MODES,
+        default="batched",
+        help="HF models: prefill a turn's prompts as one padded batch, each apart (then decode them together), "
+        "or auto: whichever runs fewer token positions (apart on BFCL's prompts of very different lengths)",
+    )
     e.add_argument("--out", required=True, help="results JSON; episodes stream to <out>.episodes.jsonl")
     e.add_argument("--overwrite", action="store_true", help="discard an existing episodes file instead of resuming")
     e.add_argument("--ray", action="store_true", help="run episodes on Ray actors (local cluster)")

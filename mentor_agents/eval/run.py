@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mentor_agents.agents import AgentOptions, AgentSpec, EpisodeRequest, build_agent, describe, identity
+from mentor_agents.apart_prefill import PREFILL_MODES
 from mentor_agents.errors import UserError
 from mentor_agents.eval.log import EpisodeLog, ResumeMismatch, episodes_path  # noqa: F401 (public here)
 from mentor_agents.eval.sampling import METHOD, stratified_sample
@@ -109,6 +110,8 @@ class EvalConfig:
         unknown = [s for s in self.splits or [] if s not in SPLIT_LABELS]
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}; choose from {', '.join(SPLIT_LABELS)}")
+        if self.options.prefill not in PREFILL_MODES:
+            raise ValueError(f"prefill must be one of {', '.join(PREFILL_MODES)}, not {self.options.prefill!r}")
         if self.options.temperature < 0 or not 0 < self.options.top_p <= 1:
             raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
 
@@ -131,6 +134,8 @@ class EvalConfig:
             out["tasks_file"] = str(self.tasks_file)
         if not spec.scripted:
             out["options"] = asdict(self.options)
+            if self.options.prefill == "batched":  # the way before the option existed: older files resume
+                del out["options"]["prefill"]
         if threads := self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
             out["torch_threads"] = threads
         return json.loads(json.dumps(out))

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import DynamicCache
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from mentor_agents.apart_prefill import PREFILL_MODES, apart_is_cheaper, prefill_apart
 from mentor_agents.kv_cache import GrowingCache
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.prefix_attention import PrefixKV, prefix_attention_enabled, supports_prefix_attention
@@ -93,6 +96,7 @@ class HFPolicy:
         share_prefix: bool = True,
         kv_cache: str = "growing",
         prefix_kv: str = "shared",
+        prefill: str = "batched",
     ) -> None:
         """``dtype``: the weights' dtype (default: bf16 on a GPU under ``precision="auto"``, else fp32).
         ``precision``: the autocast the decode loop runs under (``mentor_agents.train.precision``): ``auto``
@@ -107,11 +111,19 @@ class HFPolicy:
         ``prefix_kv``: with a shared prefix and a growing or dynamic cache, ``shared`` keeps one copy of a
         group's prefix keys and values while decoding (``mentor_agents.prefix_attention``; models it was not
         checked on fall back to ``copied``); ``copied`` expands the prefix cache to every row, as a single
-        forward does."""
+        forward does.
+        ``prefill``: ``batched`` (one left-padded forward), ``apart`` (one forward per distinct prompt, then
+        one decode batch: ``mentor_agents.apart_prefill``) or ``auto`` (whichever runs fewer token positions;
+        apart for prompts of different lengths that share little, such as BFCL's). Batched is the default
+        because results so far were made with it; the ways agree up to rounding."""
         if kv_cache not in ("growing", "dynamic", "static"):
             raise ValueError(f"kv_cache must be 'growing', 'dynamic' or 'static', not {kv_cache!r}")
         if prefix_kv not in ("shared", "copied"):
             raise ValueError(f"prefix_kv must be 'shared' or 'copied', not {prefix_kv!r}")
+        if prefill not in PREFILL_MODES:
+            raise ValueError(f"prefill must be one of {', '.join(PREFILL_MODES)}, not {prefill!r}")
+        if prefill != "batched" and kv_cache == "static":
+            raise ValueError(f"prefill={prefill!r} fills a growing or dynamic cache; kv_cache='static' cannot take it")
         auto_device, auto_dtype = default_device_dtype()
         self.device = torch.device(device) if device is not None else auto_device
         resolve_precision(precision, self.device)  # a ValueError or the fallback warning now, not mid-rollout
@@ -126,6 +138,9 @@ class HFPolicy:
         self.share_prefix = share_prefix
         self.kv_cache = kv_cache
         self.prefix_kv = prefix_kv
+        self.prefill = prefill
+        self.last_prefill = ""
+        """How the last batch was prefilled: ``batched`` or ``apart`` (what ``auto`` chose)."""
         self.timings = {"prefill_s": 0.0, "decode_s": 0.0, "decode_steps": 0.0}
         """Where the last ``generate`` call's time went: prompt prefill vs the token-by-token decode."""
         self._cache_kw, keep = model_call_kwargs(self.model)
@@ -181,7 +196,14 @@ class HFPolicy:
         started = time.perf_counter()
         plan = plan_prefixes(prompts) if self.share_prefix else None
         prefix: PrefixKV | None = None
-        if plan is not None and self._prefix_kv_shared():
+        apart = self.prefill == "apart" or (self.prefill == "auto" and apart_is_cheaper(prompts, plan))
+        self.last_prefill = "apart" if apart else "batched"
+        if apart:
+            cache = self._new_cache(0, sampling.max_new_tokens) or DynamicCache(config=self.model.config)
+            apart_out = prefill_apart(self.model, prompts, pad, self.device, cache, self._keep_last)
+            logits, mask, positions, cache = apart_out
+            out: Any = CausalLMOutputWithPast(logits=logits[:, None], past_key_values=cache)  # type: ignore[call-arg]
+        elif plan is not None and self._prefix_kv_shared():
             out, mask, positions, prefix = self._prefill_shared_kv(plan, pad, sampling.max_new_tokens)
         elif plan is not None:
             width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))

@@ -63,3 +63,25 @@ def test_a_model_agent_resumes_by_replaying_its_unfinished_batch_whole(tmp_path,
 
     assert rows("cut") == rows("full") and len(rows("cut")) == 4
     assert json.loads((tmp_path / "cut.json").read_text())["execution"]["resumed_episodes"] == 1
+
+
+@pytest.mark.slow
+def test_prefill_apart_plays_the_episodes_of_the_batched_prefill_and_is_part_of_the_config(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("TOOLUSE_MENTOR_CACHE", str(tmp_path / "cache"))
+    argv = ["eval", "--agent", "tiny", "--env", "tooluse/BFCL-v0", "--split", "test_ood", "--episodes", "3"]
+    argv += ["--max-new-tokens", "6", "--max-turns", "2", "--batch-size", "3", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "batched.json")]) == 0
+    assert main([*argv, "--prefill", "apart", "--out", str(tmp_path / "apart.json")]) == 0
+
+    def rows(name):
+        lines = (tmp_path / f"{name}.episodes.jsonl").read_text().splitlines()[1:]
+        return sorted(json.dumps({k: v for k, v in json.loads(x).items() if k != "wall_s"}) for x in lines)
+
+    assert rows("apart") == rows("batched") and len(rows("apart")) == 3
+    config = {name: json.loads((tmp_path / f"{name}.json").read_text())["config"] for name in ("apart", "batched")}
+    options = {name: c["options"] for name, c in config.items()}
+    assert options["apart"]["prefill"] == "apart"
+    assert "prefill" not in options["batched"]  # as before the option existed: older episode files still resume
+    assert main([*argv, "--prefill", "auto", "--out", str(tmp_path / "apart.json")]) == 2  # another config
