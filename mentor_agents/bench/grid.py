@@ -138,6 +138,9 @@ class EvalSettings:
     """Episodes per rollout batch."""
     reward: str = "mentor"
     """Reward reported besides success."""
+    prefill: str = "batched"
+    """How the model prefills a turn (``HFPolicy``'s ``prefill``): ``auto`` is faster on BFCL; ``batched``,
+    the default, is how grids were evaluated before the option existed (the two agree up to rounding)."""
 
     def config(self, agent: str, out: Path, threads: int = 0, progress: bool = True) -> Any:
         """The ``EvalConfig`` of one cell (temperature 0: greedy, so the run seed changes nothing)."""
@@ -153,7 +156,7 @@ class EvalSettings:
             seed=0,
             reward=self.reward,
             max_turns=self.max_turns,
-            options=AgentOptions(0.0, 1.0, self.max_new_tokens, self.batch_size),
+            options=AgentOptions(0.0, 1.0, self.max_new_tokens, self.batch_size, self.prefill),
             out=str(out),
             threads=threads,
             progress=progress,

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mentor_agents.apart_prefill import PREFILL_MODES
 from mentor_agents.bench.grid import DEFAULT_METHODS, STARTS, method_choices
 from mentor_agents.errors import UserError
 from mentor_agents.train.config import NO_FLAG, LoRAConfig, TrainConfig, phase_classes
@@ -159,6 +160,7 @@ def run_bench(args: argparse.Namespace) -> str:
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
             reward=args.reward,
+            prefill=args.prefill,
         )
         try:
             grid = Grid.resolve(
@@ -239,6 +241,12 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--max-turns", type=int, default=8)
     e.add_argument("--max-new-tokens", type=int, default=256)
     e.add_argument("--batch-size", type=int, default=8, help="episodes per rollout batch")
+    e.add_argument(
+        "--prefill",
+        choices=PREFILL_MODES,
+        default="batched",
+        help="as mentor eval --prefill; auto is faster on BFCL (default: batched, as grids before the option)",
+    )
     e.add_argument(
         "--reward", default="mentor", help="reward reported besides success, as mentor eval --reward (default: mentor)"
     )

@@ -187,6 +187,19 @@ def test_a_saved_grid_continues_grows_and_refuses_other_changes(tmp_path):
         prepare(grid, stray)
 
 
+def test_a_grid_saved_before_the_prefill_option_continues_and_a_changed_prefill_is_refused(tmp_path):
+    grid = Grid.resolve("tiny", ["sft"], [0])
+    saved = grid.to_dict()
+    del saved["eval"]["prefill"]  # bench_config.json as written before the option existed
+    (tmp_path / "bench_config.json").write_text(json.dumps(saved))
+    assert prepare(grid, tmp_path) == grid  # it was evaluated batched, the default
+    assert grid.eval.config("tiny", tmp_path / "e.json").options.prefill == "batched"
+    faster = Grid.resolve("tiny", ["sft"], [0], eval=EvalSettings(prefill="auto"))
+    with pytest.raises(GridMismatch, match=r'eval.prefill: "batched" -> "auto"'):
+        prepare(faster, tmp_path)
+    assert faster.eval.config("tiny", tmp_path / "e.json").options.prefill == "auto"
+
+
 # --- a tiny grid end to end -----------------------------------------------------------------------------
 
 EVAL = ["--env", "tooluse/Calculator-v0", "--episodes", "4", "--max-new-tokens", "16", "--max-turns", "2"]
