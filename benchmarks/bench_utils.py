@@ -7,16 +7,16 @@ def record_rate(benchmark, name: str, per_round: float, scale: float = 1.0) -> N
         benchmark.extra_info[name] = round(per_round / benchmark.stats.stats.median * scale, 1)
 
 
-def record_speedup(benchmark, baselines: dict[str, float], is_baseline: bool) -> None:
+def record_speedup(benchmark, baselines: dict[str, float], is_baseline: bool, key: str = "speedup_vs_fp32") -> None:
     """The baseline row of a group remembers its median in ``baselines``; every later row of the group stores
-    ``speedup_vs_fp32`` (baseline median / its own, same session). Nothing under --benchmark-disable."""
+    ``key`` (baseline median / its own, same session). Nothing under --benchmark-disable."""
     if benchmark.stats is None:
         return
     median = benchmark.stats.stats.median
     if is_baseline:
         baselines[benchmark.group] = median
     elif benchmark.group in baselines:
-        benchmark.extra_info["speedup_vs_fp32"] = round(baselines[benchmark.group] / median, 2)
+        benchmark.extra_info[key] = round(baselines[benchmark.group] / median, 2)
 
 
 def _has_smollm2() -> bool:

@@ -139,8 +139,8 @@ class EvalSettings:
     reward: str = "mentor"
     """Reward reported besides success."""
     prefill: str = "batched"
-    """How the model prefills a turn (``HFPolicy``'s ``prefill``): ``auto`` is faster on BFCL; ``batched``,
-    the default, is how grids were evaluated before the option existed (the two agree up to rounding)."""
+    """How the model prefills a turn (``HFPolicy``'s ``prefill``): ``auto`` is faster on BFCL on a CPU;
+    ``batched``, the default, is how grids were evaluated before the option existed (they agree to rounding)."""
 
     def config(self, agent: str, out: Path, threads: int = 0, progress: bool = True) -> Any:
         """The ``EvalConfig`` of one cell (temperature 0: greedy, so the run seed changes nothing)."""

@@ -180,11 +180,15 @@ def _task_paired(mine: dict[str, dict[str, float]], theirs: dict[str, dict[str, 
     return records
 
 
-def _outcomes(grid: Grid, out: Path) -> dict[tuple[str, int], dict[str, dict[str, float]]]:
+Outcomes = dict[tuple[str, int], dict[str, dict[str, float]]]
+"""``(method, seed) -> {slot: {task id: success}}`` of every evaluated cell."""
+
+
+def read_outcomes(grid: Grid, out: Path) -> Outcomes:
     return {(cell.method, cell.seed): task_outcomes(cell) for cell in grid.cells(out) if cell.evaluated()}
 
 
-def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
+def task_differences(grid: Grid, out: Path, outcomes: Outcomes | None = None) -> list[dict[str, Any]]:
     """Per seed, every method against ``sft`` and ``sparse`` (MENTOR's ablations also against ``mentor``;
     :func:`compared`) on the *same tasks*: the mean per-task
     difference in success with its t CI over tasks, and how many tasks only one of the two solved.
@@ -193,9 +197,9 @@ def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     the comparison. The CI is over tasks only: it says whether these two trained students differ on
     this task distribution, not whether the methods would with another seed (that is the paired
     difference over seeds). With one or two seeds finished it is the sharper of the two questions the
-    grid can answer. ``Mean`` pools every slot's tasks.
+    grid can answer. ``Mean`` pools every slot's tasks. ``outcomes``: :func:`read_outcomes`, if read already.
     """
-    outcomes = _outcomes(grid, out)
+    outcomes = read_outcomes(grid, out) if outcomes is None else outcomes
     records = []
     for baseline in DIFF_BASELINES:
         for (method, seed), mine in outcomes.items():
@@ -207,7 +211,7 @@ def task_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     return records
 
 
-def seed_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
+def seed_differences(grid: Grid, out: Path, outcomes: Outcomes | None = None) -> list[dict[str, Any]]:
     """Every method against itself trained with another seed, task by task (each later seed minus each
     earlier one), in the records of :func:`task_differences` with ``baseline_seed`` added.
 
@@ -218,7 +222,7 @@ def seed_differences(grid: Grid, out: Path) -> list[dict[str, Any]]:
     the RL run's own noise from above.) A ``base`` whose evaluation is shared by every seed
     (:func:`evaluated_twin`) is one model, and is left out.
     """
-    outcomes = _outcomes(grid, out)
+    outcomes = read_outcomes(grid, out) if outcomes is None else outcomes
     shared = {(c.method, c.seed) for c in grid.cells(out) if evaluated_twin(grid, c) is not None}
     records = []
     for (method, seed), mine in sorted(outcomes.items()):
@@ -311,6 +315,7 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
     out = Path(out)
     table = read_table(grid, out)
     cells = [cell_entry(grid, cell, out) for cell in grid.cells(out)]
+    outcomes = read_outcomes(grid, out)
     aggregates = [
         _record(summarize(table.of(method, slot, metric)), method=method, slot=slot, metric=metric)
         for method in grid.methods
@@ -343,8 +348,8 @@ def build_bench(grid: Grid, out: str | Path) -> dict[str, Any]:
         "slots": table.slots,
         "aggregates": aggregates,
         "differences": differences,
-        "task_differences": task_differences(grid, out),
-        "seed_differences": seed_differences(grid, out),
+        "task_differences": task_differences(grid, out, outcomes),
+        "seed_differences": seed_differences(grid, out, outcomes),
         "curves": learning_curves(grid, out),
     }
 

@@ -134,8 +134,8 @@ class EvalConfig:
             out["tasks_file"] = str(self.tasks_file)
         if not spec.scripted:
             out["options"] = asdict(self.options)
-            if self.options.prefill == "batched":  # the way before the option existed: older files resume
-                del out["options"]["prefill"]
+            if self.options.prefill == "batched" or spec.kind in ("openai", "sb3"):  # batched: as before the
+                del out["options"]["prefill"]  # option existed, so older files resume; other agents ignore it
         if threads := self.torch_threads(spec):  # thread count changes a model's last bits, now and then a token
             out["torch_threads"] = threads
         return json.loads(json.dumps(out))

@@ -18,7 +18,7 @@ import torch
 from transformers import DynamicCache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from mentor_agents.apart_prefill import PREFILL_MODES, apart_is_cheaper, prefill_apart
+from mentor_agents.apart_prefill import PREFILL_MODES, apart_is_cheaper, prefill_apart, supports_apart
 from mentor_agents.kv_cache import GrowingCache
 from mentor_agents.policies.base import Generation, Prompt, SamplingParams, Weights
 from mentor_agents.prefix_attention import PrefixKV, prefix_attention_enabled, supports_prefix_attention
@@ -113,17 +113,18 @@ class HFPolicy:
         checked on fall back to ``copied``); ``copied`` expands the prefix cache to every row, as a single
         forward does.
         ``prefill``: ``batched`` (one left-padded forward), ``apart`` (one forward per distinct prompt, then
-        one decode batch: ``mentor_agents.apart_prefill``) or ``auto`` (whichever runs fewer token positions;
-        apart for prompts of different lengths that share little, such as BFCL's). Batched is the default
-        because results so far were made with it; the ways agree up to rounding."""
+        one decode batch: ``mentor_agents.apart_prefill``) or ``auto`` (on a CPU, apart where it runs well
+        under the batched path's token positions, as for BFCL's prompts of different lengths that share
+        little; batched elsewhere, and on a GPU, where it was not measured). Batched is the default because
+        results so far were made with it; the ways agree up to rounding."""
         if kv_cache not in ("growing", "dynamic", "static"):
             raise ValueError(f"kv_cache must be 'growing', 'dynamic' or 'static', not {kv_cache!r}")
         if prefix_kv not in ("shared", "copied"):
             raise ValueError(f"prefix_kv must be 'shared' or 'copied', not {prefix_kv!r}")
         if prefill not in PREFILL_MODES:
             raise ValueError(f"prefill must be one of {', '.join(PREFILL_MODES)}, not {prefill!r}")
-        if prefill != "batched" and kv_cache == "static":
-            raise ValueError(f"prefill={prefill!r} fills a growing or dynamic cache; kv_cache='static' cannot take it")
+        if prefill == "apart" and kv_cache == "static":
+            raise ValueError("prefill='apart' fills a growing or dynamic cache; kv_cache='static' cannot take it")
         auto_device, auto_dtype = default_device_dtype()
         self.device = torch.device(device) if device is not None else auto_device
         resolve_precision(precision, self.device)  # a ValueError or the fallback warning now, not mid-rollout
@@ -139,6 +140,11 @@ class HFPolicy:
         self.kv_cache = kv_cache
         self.prefix_kv = prefix_kv
         self.prefill = prefill
+        if prefill == "apart" and not supports_apart(self.model):
+            raise ValueError(f"prefill='apart' copies plain per-layer KV caches; {type(model).__name__}'s is not one")
+        self._auto_apart = (
+            prefill == "auto" and self.device.type == "cpu" and kv_cache != "static" and supports_apart(self.model)
+        )
         self.last_prefill = ""
         """How the last batch was prefilled: ``batched`` or ``apart`` (what ``auto`` chose)."""
         self.timings = {"prefill_s": 0.0, "decode_s": 0.0, "decode_steps": 0.0}
@@ -194,30 +200,7 @@ class HFPolicy:
         self.model.eval()
         pad = self.tokenizer.pad_token_id
         started = time.perf_counter()
-        plan = plan_prefixes(prompts) if self.share_prefix else None
-        prefix: PrefixKV | None = None
-        apart = self.prefill == "apart" or (self.prefill == "auto" and apart_is_cheaper(prompts, plan))
-        self.last_prefill = "apart" if apart else "batched"
-        if apart:
-            cache = self._new_cache(0, sampling.max_new_tokens) or DynamicCache(config=self.model.config)
-            apart_out = prefill_apart(self.model, prompts, pad, self.device, cache, self._keep_last)
-            logits, mask, positions, cache = apart_out
-            out: Any = CausalLMOutputWithPast(logits=logits[:, None], past_key_values=cache)  # type: ignore[call-arg]
-        elif plan is not None and self._prefix_kv_shared():
-            out, mask, positions, prefix = self._prefill_shared_kv(plan, pad, sampling.max_new_tokens)
-        elif plan is not None:
-            width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))
-            cache = self._new_cache(width + sampling.max_new_tokens, sampling.max_new_tokens)
-            shared = forward_shared(self.model, plan, pad, self.device, keep_last_suffix_logit=True, cache=cache)
-            out, mask, positions = shared.out, shared.mask, shared.positions
-        else:
-            input_ids, mask = left_pad(prompts, pad, self.device)
-            positions = positions_of(mask)
-            cache = self._new_cache(input_ids.shape[1] + sampling.max_new_tokens, sampling.max_new_tokens)
-            out = self.model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                **({self._cache_kw: cache} if cache is not None else {}), **self._keep_last,
-            )  # fmt: skip
+        out, mask, positions, prefix = self._prefill(prompts, pad, sampling.max_new_tokens)
         rows = len(prompts)
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
@@ -257,6 +240,36 @@ class HFPolicy:
         self.timings["decode_s"] += time.perf_counter() - prefilled
         self.model.train(was_training)
         return [self._finish(t, lp) for t, lp in zip(tokens, logprobs, strict=True)]
+
+    def _prefill(
+        self, prompts: list[list[int]], pad: int, new_tokens: int
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, PrefixKV | None]:
+        """Run the prompts; return the model output (last logits and cache), the attention mask and positions
+        the decode loop extends, and the shared prefix KV when decoding attends to one copy of it."""
+        plan = plan_prefixes(prompts) if self.share_prefix else None
+        apart = self.prefill == "apart" or (self._auto_apart and apart_is_cheaper(prompts, plan))
+        self.last_prefill = "apart" if apart else "batched"
+        if apart:
+            cache = self._new_cache(0, new_tokens)
+            if cache is None:
+                cache = DynamicCache(config=self.model.config)
+            logits, mask, positions = prefill_apart(self.model, prompts, pad, self.device, cache, self._keep_last)
+            return CausalLMOutputWithPast(logits=logits[:, None], past_key_values=cache), mask, positions, None  # type: ignore[call-arg]
+        if plan is not None and self._prefix_kv_shared():
+            return self._prefill_shared_kv(plan, pad, new_tokens)
+        if plan is not None:
+            width = max(map(len, plan.prefixes)) + max(map(len, plan.suffixes))
+            cache = self._new_cache(width + new_tokens, new_tokens)
+            shared = forward_shared(self.model, plan, pad, self.device, keep_last_suffix_logit=True, cache=cache)
+            return shared.out, shared.mask, shared.positions, None
+        input_ids, mask = left_pad(prompts, pad, self.device)
+        positions = positions_of(mask)
+        cache = self._new_cache(input_ids.shape[1] + new_tokens, new_tokens)
+        out = self.model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+            **({self._cache_kw: cache} if cache is not None else {}), **self._keep_last,
+        )  # fmt: skip
+        return out, mask, positions, None
 
     def _prefix_kv_shared(self) -> bool:
         return self.prefix_kv == "shared" and self.kv_cache != "static" and supports_prefix_attention(self.model)

@@ -200,6 +200,20 @@ def test_a_grid_saved_before_the_prefill_option_continues_and_a_changed_prefill_
     assert faster.eval.config("tiny", tmp_path / "e.json").options.prefill == "auto"
 
 
+def test_the_prefill_flag_offers_what_the_policy_and_the_schema_take():
+    from mentor_agents.apart_prefill import PREFILL_MODES
+    from mentor_agents.bench.report import SCHEMA_PATH
+    from mentor_agents.cli import build_parser
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    assert schema["$defs"]["config"]["properties"]["eval"]["properties"]["prefill"]["enum"] == list(PREFILL_MODES)
+    parser = build_parser()
+    assert parser.parse_args(["bench", "--out", "x", "--prefill", "auto"]).prefill == "auto"
+    assert parser.parse_args(["bench", "--out", "x"]).prefill == "batched"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "--out", "x", "--prefill", "sometimes"])
+
+
 # --- a tiny grid end to end -----------------------------------------------------------------------------
 
 EVAL = ["--env", "tooluse/Calculator-v0", "--episodes", "4", "--max-new-tokens", "16", "--max-turns", "2"]
