@@ -53,3 +53,22 @@ def oracle_conversations(n: int) -> list:
     conversations = teacher.conversations(task_ids)
     teacher.env.close()
     return conversations
+
+
+def timed_model(request, tmp_path_factory, skip_reason: str) -> tuple:
+    """(model, tokenizer) of a benchmark's ``preset`` param, in eval mode, after a warm-up forward in fp32
+    and one under bf16 autocast, so first-call costs (kernel setup) are not the first variant's. A preset
+    other than ``tiny`` is skipped under --benchmark-disable, with ``skip_reason``."""
+    import pytest
+    import torch
+
+    if request.param != "tiny" and request.config.getoption("benchmark_disable"):
+        pytest.skip(skip_reason)
+    model, tokenizer = load_model(request.param, tmp_path_factory.mktemp("cache"))
+    model.eval()
+    with torch.no_grad():
+        warm = torch.arange(64)[None]
+        for dtype in (torch.float32, torch.bfloat16):
+            with torch.autocast("cpu", dtype, enabled=dtype == torch.bfloat16):
+                model(input_ids=warm)
+    return model, tokenizer

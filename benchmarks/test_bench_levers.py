@@ -54,7 +54,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import load_model, oracle_conversations, preset_params, record_speedup  # noqa: E402
+from bench_utils import oracle_conversations, preset_params, record_speedup, timed_model  # noqa: E402
 
 from mentor_agents.policies import SamplingParams  # noqa: E402
 from mentor_agents.policies.hf import HFPolicy  # noqa: E402
@@ -130,15 +130,8 @@ def _compare(benchmark, variant: str, preset: str, part: str | None = None) -> N
 
 @pytest.fixture(scope="module", params=preset_params())
 def preset(request, tmp_path_factory):
-    if request.param != "tiny" and request.config.getoption("benchmark_disable"):
-        pytest.skip("SmolLM2 levers: timed runs only (~30 minutes on 2 cores)")
-    model, tokenizer = load_model(request.param, tmp_path_factory.mktemp("cache"))
-    model.eval()
-    with torch.no_grad():  # first-call costs (kernel setup) are paid here, not by the first variant
-        warm = torch.arange(64)[None]
-        for dtype in (torch.float32, torch.bfloat16):
-            with torch.autocast("cpu", dtype, enabled=dtype == torch.bfloat16):
-                model(input_ids=warm)
+    skip = "SmolLM2 levers: timed runs only (~30 minutes on 2 cores)"
+    model, tokenizer = timed_model(request, tmp_path_factory, skip)
     conversations = oracle_conversations(SFT_CONVERSATIONS)
     examples = [conversation_ids(tokenizer, c.messages, c.tools) for c in conversations]
     return request.param, model, tokenizer, examples

@@ -21,7 +21,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_utils import load_model, preset_params, record_speedup  # noqa: E402
+from bench_utils import preset_params, record_speedup, timed_model  # noqa: E402
 
 from mentor_agents.apart_prefill import apart_positions, batched_positions  # noqa: E402
 from mentor_agents.eval.run import EvalConfig, load_task_set, make_env  # noqa: E402
@@ -52,12 +52,8 @@ def bfcl_prompts(tokenizer, rows: int) -> list[list[int]]:
 
 @pytest.fixture(scope="module", params=preset_params())
 def preset(request, tmp_path_factory):
-    if request.param != "tiny" and request.config.getoption("benchmark_disable"):
-        pytest.skip("SmolLM2 prefill: timed runs only (a few minutes on 2 cores)")
-    model, tokenizer = load_model(request.param, tmp_path_factory.mktemp("cache"))
-    model.eval()
-    with torch.no_grad():  # first-call costs are paid here, not by the first variant
-        model(input_ids=torch.arange(64)[None])
+    skip = "SmolLM2 prefill: timed runs only (a few minutes on 2 cores)"
+    model, tokenizer = timed_model(request, tmp_path_factory, skip)
     return request.param, model, tokenizer, bfcl_prompts(tokenizer, ROWS[request.param])
 
 

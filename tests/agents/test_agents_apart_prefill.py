@@ -19,17 +19,9 @@ GREEDY = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=12)
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer):
-    """A tiny Llama with grouped-query attention and large weights (greedy tokens vary row to row)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True,
-        initializer_range=0.6, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
-    return LlamaForCausalLM(config).eval()
+def model(gqa_model):
+    """The tiny GQA Llama of ``conftest.py``: large weights, so greedy tokens vary row to row."""
+    return gqa_model
 
 
 @pytest.fixture(scope="module")
